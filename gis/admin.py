@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from gis.models import User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ("username", "role", "organisation", "is_active", "is_staff")
+    list_filter = ("role", "is_active", "is_staff")
+    raw_id_fields = ("organisation",)
+    fieldsets = BaseUserAdmin.fieldsets + (("Role", {"fields": ("role", "organisation")}),)
+    add_fieldsets = BaseUserAdmin.add_fieldsets + (("Role", {"fields": ("role", "organisation")}),)

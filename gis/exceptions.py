@@ -1,0 +1,69 @@
+"""One error type for the domain, one handler that turns errors into JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class ApplicationError(Exception):
+    """A domain error a user can act on; ``status`` is the HTTP status it maps to."""
+
+    status = status.HTTP_400_BAD_REQUEST
+    code = "invalid"
+
+    def __init__(self, message: str, *, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra or {}
+
+
+class NotFound(ApplicationError):
+    status = status.HTTP_404_NOT_FOUND
+    code = "not_found"
+
+
+class Forbidden(ApplicationError):
+    status = status.HTTP_403_FORBIDDEN
+    code = "forbidden"
+
+
+class Unauthorized(ApplicationError):
+    status = status.HTTP_401_UNAUTHORIZED
+    code = "not_authenticated"
+
+
+class Conflict(ApplicationError):
+    status = status.HTTP_409_CONFLICT
+    code = "conflict"
+
+
+def error_body(message: str, *, code: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF handler: domain and validation errors become ``{"error": {...}}`` bodies."""
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.message, code=exc.code, **exc.extra), status=exc.status)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    response = exception_handler(exc, context)
+    if response is not None:
+        detail = response.data
+        message = detail.get("detail") if isinstance(detail, dict) else None
+        code = getattr(exc, "default_code", "error")
+        if message is not None and len(detail) == 1:
+            response.data = error_body(str(message), code=code)
+        else:
+            response.data = error_body("Invalid input.", code=code, fields=detail)
+    return response

@@ -1,0 +1,150 @@
+"""citygis settings: the one place that reads the environment (documented in .env.example)."""
+
+import hashlib
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SHARED_DATA_DIR = Path(os.environ.get("CITYGIS_SHARED_DATA", BASE_DIR.parent / "shared" / "data"))
+VAR_DIR = BASE_DIR / "var"
+
+# The project-local cluster that scripts/db.sh starts listens on a socket only; its directory name
+# is derived from the checkout path exactly as in scripts/env.sh.
+RUN_DIR = Path("/tmp") / ("citygis-" + hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:10])
+LOCAL_DATABASE_URL = (
+    f"postgres://citygis@/citygis?host={RUN_DIR}&port={os.environ.get('CITYGIS_PG_PORT', '54329')}"
+)
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = _env_bool("DEBUG", False)
+SECRET_KEY = os.environ.get("SECRET_KEY", "citygis-dev-only-secret-change-me-in-production")
+ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.gis",
+    "django.contrib.postgres",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "rest_framework_gis",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "gis.apps.GisCoreConfig",
+    "layers",
+    "orders",
+    "tiles",
+    "importers",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "gis.urls"
+WSGI_APPLICATION = "gis.wsgi.application"
+ASGI_APPLICATION = "gis.asgi.application"
+AUTH_USER_MODEL = "gis_core.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "gis" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or LOCAL_DATABASE_URL,
+        engine="django.contrib.gis.db.backends.postgis",
+        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "gis" / "static", ("vendor", VAR_DIR / "vendor")]
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "media/"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "gis.exceptions.api_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "citygis API",
+    "DESCRIPTION": "City objects, lookup, appeals and excavation permits of a city operations centre.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The docs UI is served by us (no CDN: a city network may reach nothing outside).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# Demo city: the OSM extract loaded by `make run` (manage.py load_demo).
+DEMO_OSM_FILE = Path(
+    os.environ.get("DEMO_OSM_FILE", SHARED_DATA_DIR / "osm-baltimore" / "baltimore-2015.osm.pbf")
+)
+DEMO_CITY_NAME = os.environ.get("DEMO_CITY_NAME", "Baltimore")
+# Where maps open (lon, lat, zoom): the demo city's centre unless configured.
+MAP_CENTER = tuple(
+    float(v) for v in os.environ.get("MAP_CENTER", "-76.5750,39.2850,14").split(",")
+)
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+# Debian 12 ships GDAL 3.6, which cannot block file/network access from spatial references.
+# citygis never hands user-supplied SRS strings to GDAL: importers resolve CRSs with pyproj.
+SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+}

@@ -1,0 +1,16 @@
+from django.db import connection
+from django.db.utils import Error as DatabaseError
+from django.http import HttpRequest, JsonResponse
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 with the database and PostGIS versions when all is up, 503 with the reason if not."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT version(), postgis_full_version()")
+            pg_version, postgis_version = cursor.fetchone()
+    except DatabaseError as exc:
+        return JsonResponse({"status": "error", "database": str(exc).strip()}, status=503)
+    return JsonResponse(
+        {"status": "ok", "database": pg_version, "postgis": postgis_version.split('"')[1]}
+    )

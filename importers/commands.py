@@ -1,0 +1,69 @@
+"""What the import commands share: options, the progress bar, the report and the summary line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.core.management.base import CommandError
+from tqdm import tqdm
+
+from importers.records import ImportAborted, ImportReport
+
+SHOWN_REJECTIONS = 50
+
+
+class ImportCommandMixin:
+    def add_common_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--skip-invalid", action="store_true",
+            help="load the valid rows and report the rest (default: all or nothing)",
+        )
+        parser.add_argument("--report", type=Path, help="write the full report as JSON here")
+
+    @contextmanager
+    def progress_bar(self, **kwargs):
+        """A tqdm bar on a terminal; silent when output is piped or logged."""
+        bar = tqdm(disable=not sys.stderr.isatty(), leave=False, **kwargs)
+        try:
+            yield bar
+        finally:
+            bar.close()
+
+    def run_import(
+        self, run: Callable[[], ImportReport], *, what: str, report_file: Path | None
+    ) -> ImportReport:
+        try:
+            report = run()
+        except ImportAborted as exc:
+            self.write_report(exc.report, what=what, report_file=report_file)
+            raise CommandError(
+                f"{len(exc.report.rejected)} rows rejected, nothing was written "
+                "(fix them, or load the valid rows with --skip-invalid)"
+            ) from None
+        except (FileNotFoundError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.write_report(report, what=what, report_file=report_file)
+        return report
+
+    def write_report(self, report: ImportReport, *, what: str, report_file: Path | None) -> None:
+        for rejection in report.rejected[:SHOWN_REJECTIONS]:
+            self.stderr.write(f"rejected {rejection}")
+        if len(report.rejected) > SHOWN_REJECTIONS:
+            more = len(report.rejected) - SHOWN_REJECTIONS
+            self.stderr.write(f"… and {more} more rejected rows (--report FILE lists all)")
+        for note in report.notes:
+            self.stdout.write(f"note: {note}")
+        if report_file:
+            report_file.write_text(json.dumps({
+                "read": report.read, "created": report.created, "updated": report.updated,
+                "unchanged": report.unchanged, "by_layer": report.by_layer,
+                "rejected": [
+                    {"layer": r.layer, "row": r.row, "reason": r.reason} for r in report.rejected
+                ],
+                "notes": report.notes, "seconds": round(report.seconds, 2),
+            }, indent=2, ensure_ascii=False))
+        self.stdout.write(report.summary(what))

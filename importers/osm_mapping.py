@@ -1,0 +1,226 @@
+"""How OpenStreetMap tags become citygis objects: the whole mapping in one table.
+
+Each ``Rule`` says which layer an OSM object goes to, for which kind of OSM geometry, when its
+tags match, and which fields it fills. The first matching rule per layer wins; an object may
+feed several layers (a pitch that is also a building is both).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from layers.models import NetworkKind
+
+Tags = Mapping[str, str]
+
+# node: a point; line: an open or closed way read as a line; area: a closed way or multipolygon
+# relation assembled as an area; any: area when the object is one, else point.
+GEOMETRIES = ("node", "line", "area", "any")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    layer: str
+    geometry: str
+    when: Callable[[Tags], bool]
+    fields: Callable[[Tags], dict[str, Any]]
+    owner_tag: str | None = None
+    """Tag naming the owning organisation (``operator``); resolved to an Organisation."""
+
+
+# --- tag helpers -----------------------------------------------------------------------------
+
+def has(key: str) -> Callable[[Tags], bool]:
+    return lambda t: t.get(key, "no") not in ("no", "")
+
+
+def tag(key: str, *values: str) -> Callable[[Tags], bool]:
+    return lambda t: t.get(key) in values
+
+
+def first_int(value: str | None) -> int | None:
+    """The first whole number in a tag value: "5", "5;7", "approx 12" → 5, 5, 12."""
+    match = re.search(r"\d+", value or "")
+    return int(match.group()) if match else None
+
+
+def first_float(value: str | None) -> float | None:
+    match = re.search(r"\d+(?:[.,]\d+)?", value or "")
+    return float(match.group().replace(",", ".")) if match else None
+
+
+def osm_date(value: str | None) -> date | None:
+    """OSM dates: "2014", "2014-06", "2014-06-03" → the first day they can mean."""
+    match = re.fullmatch(r"\s*(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?\s*", value or "")
+    if not match:
+        return None
+    year, month, day = match.groups()
+    try:
+        return date(int(year), int(month or 1), int(day or 1))
+    except ValueError:
+        return None
+
+
+def year(value: str | None) -> int | None:
+    match = re.match(r"\s*(\d{4})", value or "")
+    return int(match.group(1)) if match and 1000 < int(match.group(1)) < 2200 else None
+
+
+# substance=* / type=* of pipelines, to our network kinds.
+NETWORK_KIND_BY_SUBSTANCE: dict[str, str] = {
+    "water": NetworkKind.WATER, "drinking_water": NetworkKind.WATER,
+    "hot_water": NetworkKind.HEAT, "heat": NetworkKind.HEAT, "steam": NetworkKind.HEAT,
+    "sewage": NetworkKind.SEWER, "wastewater": NetworkKind.SEWER,
+    "rainwater": NetworkKind.STORM, "stormwater": NetworkKind.STORM,
+    "gas": NetworkKind.GAS, "natural_gas": NetworkKind.GAS,
+}
+# utility=* of manholes and cables.
+NETWORK_KIND_BY_UTILITY: dict[str, str] = {
+    "water": NetworkKind.WATER, "heating": NetworkKind.HEAT, "sewerage": NetworkKind.SEWER,
+    "stormwater": NetworkKind.STORM, "gas": NetworkKind.GAS, "power": NetworkKind.POWER,
+    "telecom": NetworkKind.TELECOM, "street_lighting": NetworkKind.POWER,
+}
+# manhole=* values.
+MANHOLE_KIND: dict[str, str] = {
+    "sewer": NetworkKind.SEWER, "drain": NetworkKind.STORM, "water": NetworkKind.WATER,
+    "gas": NetworkKind.GAS, "telecom": NetworkKind.TELECOM, "power": NetworkKind.POWER,
+    "heating": NetworkKind.HEAT,
+}
+# sport=* values that are one kind of field for the operator.
+SPORT_KIND: dict[str, str] = {"soccer": "football", "football": "football", "american_football":
+                              "american-football", "basketball": "basketball", "tennis": "tennis",
+                              "baseball": "baseball", "volleyball": "volleyball"}
+STREET_CLASSES = frozenset({
+    "motorway", "trunk", "primary", "secondary", "tertiary", "unclassified", "residential",
+    "living_street", "service", "pedestrian", "motorway_link", "trunk_link", "primary_link",
+    "secondary_link", "tertiary_link", "footway", "path", "cycleway", "steps", "track",
+})
+LAND_KIND: dict[tuple[str, str], str] = {
+    ("leisure", "park"): "park", ("leisure", "garden"): "park", ("landuse", "grass"): "grass",
+    ("landuse", "recreation_ground"): "park", ("landuse", "residential"): "residential",
+    ("landuse", "commercial"): "commercial", ("landuse", "retail"): "commercial",
+    ("landuse", "industrial"): "industrial", ("landuse", "railway"): "industrial",
+    ("landuse", "cemetery"): "cemetery", ("amenity", "grave_yard"): "cemetery",
+    ("natural", "water"): "water", ("landuse", "basin"): "water", ("waterway", "riverbank"): "water",
+    ("natural", "wood"): "wood", ("landuse", "forest"): "wood", ("natural", "scrub"): "wood",
+    ("amenity", "parking"): "parking", ("amenity", "school"): "school",
+    ("amenity", "hospital"): "hospital", ("amenity", "university"): "school",
+}
+
+
+def land_kind(t: Tags) -> str | None:
+    for (key, value), kind in LAND_KIND.items():
+        if t.get(key) == value:
+            return kind
+    return None
+
+
+def pipeline_kind(t: Tags) -> str:
+    substance = t.get("substance") or t.get("type") or t.get("utility") or ""
+    return NETWORK_KIND_BY_SUBSTANCE.get(substance) or NETWORK_KIND_BY_UTILITY.get(
+        substance, NetworkKind.OTHER
+    )
+
+
+def manhole_kind(t: Tags) -> str:
+    return MANHOLE_KIND.get(t.get("manhole", "")) or NETWORK_KIND_BY_UTILITY.get(
+        t.get("utility", ""), NetworkKind.OTHER
+    )
+
+
+def is_manhole(t: Tags) -> bool:
+    return "manhole" in t or t.get("man_made") == "manhole"
+
+
+def is_bus_stop(t: Tags) -> bool:
+    return t.get("highway") == "bus_stop" or (
+        t.get("public_transport") in ("platform", "stop_position") and t.get("bus") == "yes"
+    )
+
+
+# --- the table -------------------------------------------------------------------------------
+
+OSM_MAPPING: tuple[Rule, ...] = (
+    Rule("buildings", "any", has("building"), lambda t: {
+        "name": t.get("name", ""),
+        "street": t.get("addr:street", ""),
+        "housenumber": t.get("addr:housenumber", ""),
+        "city": t.get("addr:city", ""),
+        "postcode": t.get("addr:postcode", ""),
+        "kind": t.get("building", ""),
+        "flats": first_int(t.get("building:flats")),
+        "floors": first_int(t.get("building:levels")),
+        "height_m": first_float(t.get("height")),
+        "year_built": year(t.get("start_date") or t.get("building:year")),
+    }),
+    Rule("playgrounds", "any", tag("leisure", "playground"), lambda t: {
+        "name": t.get("name", ""),
+        "surface": t.get("surface", ""),
+        "installed_on": osm_date(t.get("start_date")),
+    }),
+    Rule("sports_fields", "any", tag("leisure", "pitch"), lambda t: {
+        "kind": SPORT_KIND.get(t.get("sport", ""), t.get("sport", "")),
+        "name": t.get("name", ""),
+        "surface": t.get("surface", ""),
+        "installed_on": osm_date(t.get("start_date")),
+    }),
+    Rule("cameras", "node", tag("man_made", "surveillance"), lambda t: {
+        "kind": t.get("camera:type") or t.get("surveillance:type") or t.get("surveillance", ""),
+        "name": t.get("name", ""),
+    }, owner_tag="operator"),
+    Rule("networks", "line", tag("man_made", "pipeline"), lambda t: {
+        "kind": pipeline_kind(t),
+        "name": t.get("name", ""),
+        "diameter_mm": first_int(t.get("diameter")),
+        "laid_on": osm_date(t.get("start_date")),
+    }, owner_tag="operator"),
+    Rule("networks", "line", tag("power", "line", "minor_line", "cable"), lambda t: {
+        "kind": NetworkKind.POWER,
+        "name": t.get("name", ""),
+        "voltage_v": first_int(t.get("voltage")),
+        "laid_on": osm_date(t.get("start_date")),
+    }, owner_tag="operator"),
+    Rule("networks", "line", lambda t: t.get("telecom") == "line" or t.get("communication") == "line",
+         lambda t: {"kind": NetworkKind.TELECOM, "name": t.get("name", "")}, owner_tag="operator"),
+    Rule("manholes", "node", is_manhole, lambda t: {
+        "kind": manhole_kind(t),
+        "depth_m": first_float(t.get("depth")),
+    }),
+    Rule("bus_stops", "node", is_bus_stop, lambda t: {
+        "name": t.get("name", ""),
+        "ref": t.get("ref", ""),
+    }),
+    Rule("streets", "line", lambda t: t.get("highway") in STREET_CLASSES, lambda t: {
+        "name": t.get("name", ""),
+        "kind": t["highway"],
+    }),
+    Rule("land", "area", lambda t: land_kind(t) is not None, lambda t: {
+        "name": t.get("name", ""),
+        "kind": land_kind(t),
+    }),
+)
+
+# route=bus relations become bus routes; their stop/platform members, in order, its stops.
+BUS_ROUTE_TAGS = {"type": "route", "route": "bus"}
+STOP_ROLES = frozenset({"stop", "platform", "stop_entry_only", "stop_exit_only",
+                        "platform_entry_only", "platform_exit_only"})
+
+
+def bus_route_fields(t: Tags) -> dict[str, Any]:
+    return {"ref": t.get("ref", ""), "name": t.get("name", ""), "operator": t.get("operator", "")}
+
+
+def rules_for(geometry: str, tags: Tags) -> list[Rule]:
+    """The rules an OSM object matches, one per layer (first wins)."""
+    matched: dict[str, Rule] = {}
+    for rule in OSM_MAPPING:
+        if rule.layer in matched:
+            continue
+        fits = rule.geometry == geometry or (rule.geometry == "any" and geometry != "line")
+        if fits and rule.when(tags):
+            matched[rule.layer] = rule
+    return list(matched.values())

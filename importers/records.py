@@ -1,0 +1,283 @@
+"""Imported rows: records, validation, a report of every rejected row, idempotent upserts.
+
+Every importer turns its source into ``Record``s and hands them to ``records_import``: rows are
+checked first (geometry, type, required fields, values), then written in one transaction keyed
+on (source, source_id). Unchanged rows are not touched, so a second run of the same file
+reports nothing created or updated and fires no tile purge.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.gis.db.models import GeometryField
+from django.contrib.gis.geos import (
+    GEOSGeometry,
+    LineString,
+    MultiLineString,
+    MultiPoint,
+    MultiPolygon,
+    Point,
+    Polygon,
+)
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from layers.registry import LayerSpec
+from layers.validators import geometry_problem
+
+BATCH = 2000
+# Fields an importer never sets from a source column.
+NOT_IMPORTED = frozenset({"id", "source", "source_id", "created_at", "updated_at", "search_key"})
+
+
+class ImportAborted(Exception):
+    """Rows were rejected and --skip-invalid was not given: nothing was written."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__(f"{len(report.rejected)} rows rejected; nothing was written")
+        self.report = report
+
+
+@dataclass(slots=True)
+class Record:
+    """One row for a layer: its key in the source, field values and geometry."""
+
+    source_id: str
+    values: dict[str, Any]
+    geom: GEOSGeometry | None
+    label: str = ""
+    """How the report names the row (OSM id, file row number)."""
+
+
+@dataclass(slots=True)
+class Rejection:
+    layer: str
+    row: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.layer} {self.row}: {self.reason}"
+
+
+@dataclass(slots=True)
+class ImportReport:
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    by_layer: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+    def summary(self, what: str) -> str:
+        return (
+            f"{what}: read {self.read:,}, created {self.created:,}, updated {self.updated:,}, "
+            f"unchanged {self.unchanged:,}, rejected {len(self.rejected):,} "
+            f"in {self.seconds:.1f} s"
+        )
+
+    def count(self, layer: str, key: str, n: int = 1) -> None:
+        setattr(self, key, getattr(self, key) + n)
+        per = self.by_layer.setdefault(layer, {"created": 0, "updated": 0, "unchanged": 0})
+        per[key] += n
+
+
+# --- validation ------------------------------------------------------------------------------
+
+_SINGLE_OF_MULTI = {MultiPolygon: Polygon, MultiLineString: LineString, MultiPoint: Point}
+_MULTI_OF_SINGLE = {Polygon: MultiPolygon, LineString: MultiLineString, Point: MultiPoint}
+
+
+def coerce_geometry(geom: GEOSGeometry, model: type[models.Model]) -> GEOSGeometry:
+    """The geometry in a type the model stores: single parts promoted, one-part multis unwrapped.
+
+    A model with a generic geometry column may list the types it takes in ``geometry_types``.
+    Raises ValueError naming the mismatch otherwise ("wrong type").
+    """
+    column = _geom_field(model).geom_type
+    allowed = [t.upper() for t in getattr(model, "geometry_types", (column,))]
+    if "GEOMETRY" in allowed or geom.geom_type.upper() in allowed:
+        return geom
+    kind = type(geom)
+    multi = _MULTI_OF_SINGLE.get(kind)
+    if multi is not None and multi.__name__.upper() in allowed:
+        return multi(geom, srid=geom.srid)
+    single = _SINGLE_OF_MULTI.get(kind)
+    if single is not None and single.__name__.upper() in allowed and len(geom) == 1:
+        part = geom[0]
+        part.srid = geom.srid
+        return part
+    expected = " or ".join(getattr(model, "geometry_types", (column,)))
+    raise ValueError(f"wrong geometry type: {geom.geom_type} where {expected} is expected")
+
+
+def _geom_field(model: type[models.Model]) -> GeometryField:
+    return next(f for f in model._meta.concrete_fields if isinstance(f, GeometryField))
+
+
+def required_fields(model: type[models.Model]) -> list[str]:
+    """Fields a row must have: not nullable, no default, not blank-able."""
+    return [
+        f.name
+        for f in model._meta.concrete_fields
+        if f.name not in NOT_IMPORTED
+        and not isinstance(f, GeometryField)
+        and not f.null
+        and not f.blank
+        and not f.has_default()
+        and not f.generated
+    ]
+
+
+def importable_fields(model: type[models.Model]) -> dict[str, models.Field]:
+    return {
+        f.name: f
+        for f in model._meta.concrete_fields
+        if f.name not in NOT_IMPORTED and not getattr(f, "generated", False)
+    }
+
+
+def clean_record(spec: LayerSpec, record: Record) -> Record:
+    """The record with values converted and checked; raises ValueError with the reason."""
+    model = spec.model
+    fields = importable_fields(model)
+    if record.geom is None:
+        raise ValueError("missing geometry")
+    geom = record.geom
+    if geom.srid is None:
+        geom.srid = 4326
+    elif geom.srid != 4326:
+        geom = geom.transform(4326, clone=True)
+    geom = coerce_geometry(geom, model)
+    problem = geometry_problem(geom)
+    if problem:
+        raise ValueError(problem)
+    values: dict[str, Any] = {}
+    for name, value in record.values.items():
+        model_field = fields.get(name)
+        if model_field is None:
+            raise ValueError(f"unknown field {name!r} for layer {spec.name}")
+        if value is None or value == "":
+            if not (model_field.null or model_field.blank):
+                raise ValueError(f"missing required field {name!r}")
+            values[model_field.attname] = None if model_field.null else ""
+            continue
+        try:
+            if model_field.is_relation:
+                values[model_field.attname] = int(value)
+            else:
+                values[name] = model_field.clean(value, None)
+        except (ValidationError, TypeError) as exc:
+            msgs = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+            raise ValueError(f"field {name!r}: {'; '.join(msgs)}") from None
+    missing = [
+        f for f in required_fields(model)
+        if values.get(fields[f].attname) in (None, "") and values.get(f) in (None, "")
+    ]
+    if missing:
+        raise ValueError(f"missing required field(s): {', '.join(missing)}")
+    return Record(source_id=record.source_id, values=values, geom=geom, label=record.label)
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, GEOSGeometry) or isinstance(b, GEOSGeometry):
+        return a is not None and b is not None and a.equals_exact(b, 0)
+    return a == b
+
+
+def records_write(
+    *,
+    spec: LayerSpec,
+    source: str,
+    records: list[Record],
+    report: ImportReport,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Upsert cleaned records on (source, source_id); returns source_id → primary key.
+
+    Must run inside a transaction. The search key of addressed layers is recomputed on each row
+    before it is compared, so a changed address updates it too.
+    """
+    model = spec.model
+    geom_name = _geom_field(model).name
+    ids: dict[str, int] = {}
+    now = timezone.now()
+    for start in range(0, len(records), BATCH):
+        batch = records[start : start + BATCH]
+        existing = {
+            obj.source_id: obj
+            for obj in model.objects.filter(source=source, source_id__in=[r.source_id for r in batch])
+        }
+        to_create, to_update, update_fields = [], [], set()
+        for record in batch:
+            obj = existing.get(record.source_id)
+            new = model(source=source, source_id=record.source_id, **record.values)
+            setattr(new, geom_name, record.geom)
+            if hasattr(new, "refresh_search_key"):
+                new.refresh_search_key()
+            if obj is None:
+                to_create.append(new)
+                continue
+            changed = [
+                f.attname
+                for f in model._meta.concrete_fields
+                if f.attname not in {"id", "created_at", "updated_at"}
+                and not getattr(f, "generated", False)
+                and not _same(getattr(obj, f.attname), getattr(new, f.attname))
+            ]
+            if changed:
+                for name in changed:
+                    setattr(obj, name, getattr(new, name))
+                obj.updated_at = now
+                update_fields.update(changed)
+                to_update.append(obj)
+            else:
+                report.count(spec.name, "unchanged")
+            ids[record.source_id] = obj.pk
+        for obj in model.objects.bulk_create(to_create, batch_size=BATCH):
+            ids[obj.source_id] = obj.pk
+        if to_update:
+            model.objects.bulk_update(to_update, [*update_fields, "updated_at"], batch_size=500)
+        report.count(spec.name, "created", len(to_create))
+        report.count(spec.name, "updated", len(to_update))
+        if progress:
+            progress(len(batch))
+    return ids
+
+
+def records_validate(
+    spec: LayerSpec, records: Iterable[Record], report: ImportReport
+) -> list[Record]:
+    """Cleaned records; the rejected ones go to the report with their reason."""
+    clean, seen = [], set()
+    for record in records:
+        report.read += 1
+        if record.source_id in seen:
+            report.rejected.append(
+                Rejection(spec.name, record.label or record.source_id, "duplicate id in the source")
+            )
+            continue
+        seen.add(record.source_id)
+        try:
+            clean.append(clean_record(spec, record))
+        except ValueError as exc:
+            report.rejected.append(Rejection(spec.name, record.label or record.source_id, str(exc)))
+    return clean
+
+
+def check_rejections(report: ImportReport, *, skip_invalid: bool) -> None:
+    """All or nothing: abort (before anything is written) unless told to skip invalid rows."""
+    if report.rejected and not skip_invalid:
+        raise ImportAborted(report)

@@ -1,0 +1,46 @@
+"""Admin for every layer in the registry, with map widgets, search and filters."""
+
+from django.contrib import admin
+from django.contrib.gis.admin import GISModelAdmin
+
+from gis.widgets import CityMapWidget
+from layers.models import BusRouteStop, Organisation
+from layers.registry import LAYERS
+
+
+class LayerAdmin(GISModelAdmin):
+    gis_widget = CityMapWidget
+    readonly_fields = ("created_at", "updated_at")
+    list_per_page = 50
+    show_full_result_count = False
+
+
+class BusRouteStopInline(admin.TabularInline):
+    model = BusRouteStop
+    extra = 0
+    raw_id_fields = ("stop",)
+    ordering = ("sequence",)
+
+
+for spec in LAYERS.values():
+    fk_fields = tuple(
+        f.name for f in spec.model._meta.concrete_fields if f.is_relation and f.many_to_one
+    )
+    columns = tuple(p for p in spec.properties if p not in fk_fields)[:5]
+    attrs = {
+        "list_display": ("id", *columns, "source"),
+        "search_fields": spec.search_fields + ("source_id",),
+        "list_filter": spec.list_filter,
+        "raw_id_fields": fk_fields,
+        "__module__": __name__,
+    }
+    if spec.name == "bus_routes":
+        attrs["inlines"] = [BusRouteStopInline]
+    admin.site.register(spec.model, type(f"{spec.model.__name__}Admin", (LayerAdmin,), attrs))
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "email", "phone")
+    list_filter = ("kind",)
+    search_fields = ("name", "email")

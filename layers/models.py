@@ -1,0 +1,344 @@
+"""The city's objects. Every geometry is SRID 4326, GiST-indexed and checked valid in the database."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.gis.db import models
+from django.contrib.postgres.indexes import GinIndex
+from django.db.models import CharField, F, Func, Q
+from django.db.models.lookups import In
+
+from layers.addresses import address_key, parse_address
+from layers.validators import validate_geometry
+
+SRID = 4326  # see gis.spatial.STORAGE_SRID for why
+
+
+def new_source_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Organisation(models.Model):
+    """A service, contractor, police department or administration the centre works with."""
+
+    class Kind(models.TextChoices):
+        SERVICE = "service", "Service"
+        CONTRACTOR = "contractor", "Contractor"
+        POLICE = "police", "Police"
+        ADMINISTRATION = "administration", "Administration"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=255, unique=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=64, blank=True)
+    note = models.TextField(blank=True, help_text="E.g. that the record is demo data.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CityObject(models.Model):
+    """What every layer shares: where a row came from, when, and a stable id.
+
+    ``source`` + ``source_id`` is the natural key importers upsert on, so re-importing a file
+    updates rows in place and ids never change. ``source="derived"`` marks objects computed from
+    other data (e.g. yards from residential land use), never surveyed.
+    """
+
+    source = models.CharField(max_length=32, default="manual")
+    source_id = models.CharField(max_length=64, default=new_source_id)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "source_id"], name="%(app_label)s_%(class)s_source_key"
+            ),
+            models.CheckConstraint(
+                condition=Q(geom__isvalid=True), name="%(app_label)s_%(class)s_geom_valid"
+            ),
+        ]
+
+
+class AddressMixin(models.Model):
+    """Address parts and the normalised search key (see layers.addresses)."""
+
+    street = models.CharField(max_length=255, blank=True)
+    housenumber = models.CharField(
+        max_length=32, blank=True, help_text="As written: 12, 12А, 12к2, 12 корп. 2, 16 с1, 12/2"
+    )
+    city = models.CharField(max_length=128, blank=True)
+    postcode = models.CharField(max_length=16, blank=True)
+    search_key = models.CharField(max_length=400, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def address(self) -> str:
+        return " ".join(p for p in (self.housenumber, self.street) if p)
+
+    def refresh_search_key(self) -> None:
+        self.search_key = address_key(self.street, self.housenumber)
+
+
+class Building(AddressMixin, CityObject):
+    """A building: its outline, or a point where the source maps it only as a point.
+
+    A point is never replaced by an invented outline; 228 of the demo city's buildings are points.
+    """
+
+    geometry_types = ("MultiPolygon", "Point")
+
+    name = models.CharField(max_length=255, blank=True)
+    kind = models.CharField(max_length=64, blank=True, help_text="OSM building=* value")
+    flats = models.PositiveIntegerField(null=True, blank=True)
+    floors = models.PositiveSmallIntegerField(null=True, blank=True)
+    height_m = models.FloatField(null=True, blank=True)
+    year_built = models.PositiveSmallIntegerField(null=True, blank=True)
+    geom = models.GeometryField(srid=SRID, validators=[validate_geometry])
+
+    class Meta(CityObject.Meta):
+        indexes = [
+            GinIndex(fields=["search_key"], name="building_search_trgm", opclasses=["gin_trgm_ops"])
+        ]
+        constraints = [
+            *CityObject.Meta.constraints,
+            models.CheckConstraint(
+                condition=In(
+                    Func(F("geom"), function="GeometryType", output_field=CharField()),
+                    ["MULTIPOLYGON", "POINT"],
+                ),
+                name="building_geom_type",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.address or self.name or f"building {self.pk}"
+
+
+class Yard(CityObject):
+    class Surface(models.TextChoices):
+        ASPHALT = "asphalt", "Asphalt"
+        PAVING = "paving", "Paving stones"
+        GRAVEL = "gravel", "Gravel"
+        GRASS = "grass", "Grass"
+        MIXED = "mixed", "Mixed"
+        UNKNOWN = "unknown", "Unknown"
+
+    class Condition(models.TextChoices):
+        GOOD = "good", "Good"
+        FAIR = "fair", "Fair"
+        POOR = "poor", "Poor"
+        UNKNOWN = "unknown", "Unknown"
+
+    name = models.CharField(max_length=255, blank=True)
+    address = models.CharField(max_length=255, blank=True)
+    search_key = models.CharField(max_length=400, blank=True, editable=False)
+    surface = models.CharField(max_length=16, choices=Surface.choices, default=Surface.UNKNOWN)
+    condition = models.CharField(
+        max_length=16, choices=Condition.choices, default=Condition.UNKNOWN
+    )
+    last_repaired_on = models.DateField(null=True, blank=True)
+    geom = models.PolygonField(srid=SRID, validators=[validate_geometry])
+    # Geodesic area, kept by the database itself so plain SQL and imports can never leave it stale.
+    area_m2 = models.GeneratedField(
+        expression=Func("geom", function="ST_Area", template="ST_Area(%(expressions)s::geography)"),
+        output_field=models.FloatField(),
+        db_persist=True,
+    )
+
+    class Meta(CityObject.Meta):
+        indexes = [GinIndex(fields=["search_key"], name="yard_search_trgm", opclasses=["gin_trgm_ops"])]
+
+    def __str__(self) -> str:
+        return self.address or self.name or f"yard {self.pk}"
+
+    def refresh_search_key(self) -> None:
+        self.search_key = parse_address(self.address).key if self.address else ""
+
+
+class Playground(CityObject):
+    name = models.CharField(max_length=255, blank=True)
+    surface = models.CharField(max_length=64, blank=True)
+    installed_on = models.DateField(null=True, blank=True)
+    geom = models.GeometryField(srid=SRID, validators=[validate_geometry])
+
+    class Meta(CityObject.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return self.name or f"playground {self.pk}"
+
+
+class SportsField(CityObject):
+    kind = models.CharField(
+        max_length=64, blank=True, help_text="Sport: soccer, mini-football, basketball, tennis…"
+    )
+    name = models.CharField(max_length=255, blank=True)
+    surface = models.CharField(max_length=64, blank=True)
+    installed_on = models.DateField(null=True, blank=True)
+    geom = models.GeometryField(srid=SRID, validators=[validate_geometry])
+
+    class Meta(CityObject.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return self.name or f"{self.kind or 'sports field'} {self.pk}"
+
+
+class Camera(CityObject):
+    kind = models.CharField(max_length=64, blank=True, help_text="fixed, dome, panning…")
+    name = models.CharField(max_length=255, blank=True)
+    owner = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="cameras"
+    )
+    geom = models.PointField(srid=SRID, validators=[validate_geometry])
+
+    class Meta(CityObject.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return self.name or f"camera {self.pk}"
+
+
+class NetworkKind(models.TextChoices):
+    WATER = "water", "Water"
+    HEAT = "heat", "Heating"
+    SEWER = "sewer", "Sewer"
+    STORM = "storm", "Storm drain"
+    GAS = "gas", "Gas"
+    POWER = "power", "Power"
+    TELECOM = "telecom", "Telecom"
+    OTHER = "other", "Other"
+
+
+class NetworkSegment(CityObject):
+    kind = models.CharField(max_length=16, choices=NetworkKind.choices)
+    name = models.CharField(max_length=255, blank=True)
+    owner = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="networks"
+    )
+    diameter_mm = models.PositiveIntegerField(null=True, blank=True)
+    voltage_v = models.PositiveIntegerField(null=True, blank=True)
+    laid_on = models.DateField(null=True, blank=True)
+    geom = models.LineStringField(srid=SRID, validators=[validate_geometry])
+
+    class Meta(CityObject.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return self.name or f"{self.kind} segment {self.pk}"
+
+
+class Manhole(CityObject):
+    kind = models.CharField(max_length=16, choices=NetworkKind.choices)
+    depth_m = models.FloatField(null=True, blank=True)
+    segment = models.ForeignKey(
+        NetworkSegment, null=True, blank=True, on_delete=models.SET_NULL, related_name="manholes"
+    )
+    geom = models.PointField(srid=SRID, validators=[validate_geometry])
+
+    class Meta(CityObject.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"{self.kind} manhole {self.pk}"
+
+
+class BusStop(CityObject):
+    name = models.CharField(max_length=255, blank=True)
+    ref = models.CharField(max_length=64, blank=True)
+    geom = models.PointField(srid=SRID, validators=[validate_geometry])
+
+    class Meta(CityObject.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return self.name or f"stop {self.pk}"
+
+
+class BusRoute(CityObject):
+    ref = models.CharField(max_length=32, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    operator = models.CharField(max_length=255, blank=True)
+    stops = models.ManyToManyField(BusStop, through="BusRouteStop", related_name="routes")
+    geom = models.MultiLineStringField(srid=SRID, validators=[validate_geometry])
+
+    class Meta(CityObject.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return " ".join(p for p in (self.ref, self.name) if p) or f"route {self.pk}"
+
+
+class BusRouteStop(models.Model):
+    """A stop's place in a route: the order in which a bus serves them."""
+
+    route = models.ForeignKey(BusRoute, on_delete=models.CASCADE, related_name="route_stops")
+    stop = models.ForeignKey(BusStop, on_delete=models.CASCADE, related_name="route_stops")
+    sequence = models.PositiveIntegerField()
+    derived = models.BooleanField(
+        default=False,
+        help_text="Matched by distance to the route's line, not listed in the source's route",
+    )
+
+    class Meta:
+        ordering = ["route", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["route", "sequence"], name="bus_route_stop_sequence")
+        ]
+
+
+class SnowploughRoute(CityObject):
+    name = models.CharField(max_length=255, blank=True)
+    priority = models.PositiveSmallIntegerField(
+        default=2, help_text="1 is cleared first (main roads), 3 last"
+    )
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="snow_routes"
+    )
+    schedule = models.TextField(blank=True)
+    geom = models.MultiLineStringField(srid=SRID, validators=[validate_geometry])
+
+    class Meta(CityObject.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return self.name or f"snowplough route {self.pk}"
+
+
+class Street(CityObject):
+    """A street centreline: the base map, and what snowplough routes and addresses refer to."""
+
+    name = models.CharField(max_length=255, blank=True)
+    kind = models.CharField(max_length=32, help_text="OSM highway=* class")
+    geom = models.LineStringField(srid=SRID, validators=[validate_geometry])
+
+    class Meta(CityObject.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return self.name or f"{self.kind} {self.pk}"
+
+
+class LandArea(CityObject):
+    """Land use and cover for the base map: parks, water, residential areas…"""
+
+    name = models.CharField(max_length=255, blank=True)
+    kind = models.CharField(max_length=32)
+    geom = models.MultiPolygonField(srid=SRID, validators=[validate_geometry])
+
+    class Meta(CityObject.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return self.name or f"{self.kind} {self.pk}"

@@ -1,0 +1,173 @@
+"""The one list of layers: what exists, who may see it, and which of its properties.
+
+Tiles, search, OGC API Features, importers and the admin all look layers up here; nothing else
+names a layer's table or columns. Adding a layer is one ``LayerSpec`` below plus its model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.db import models
+
+from gis.exceptions import Forbidden, NotFound, Unauthorized
+from gis.roles import Role, Viewer
+from layers import models as m
+
+EVERYONE = frozenset(Role)
+STAFF = frozenset({Role.OPERATOR, Role.PLANNER})
+
+# Every layer shows where its rows come from: derived data must never pass for surveyed data.
+COMMON_PROPERTIES = ("source",)
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSpec:
+    name: str
+    """Key in URLs, MVT layer name, OGC collection id."""
+    title: str
+    model: type[models.Model]
+    geometry_type: str
+    """OGC/GeoJSON geometry type of the column: Point, LineString, MultiPolygon, Geometry…"""
+    properties: tuple[str, ...]
+    """Model fields every role that sees the layer may see."""
+    staff_properties: tuple[str, ...] = ()
+    """Further fields only operators and planners see."""
+    roles: frozenset[Role] = EVERYONE
+    """Roles that may see the layer at all."""
+    minzoom: int = 0
+    maxzoom: int = 22
+    search_fields: tuple[str, ...] = ()
+    """Text fields searched by name (the admin; the address search uses ``search_key``)."""
+    list_filter: tuple[str, ...] = ()
+    datetime_field: str | None = None
+    description: str = ""
+    row_scope: Callable[[models.QuerySet, Viewer], models.QuerySet] | None = field(
+        default=None, compare=False
+    )
+    """Narrows rows per viewer (a contractor sees only its own permits)."""
+
+    @property
+    def is_public(self) -> bool:
+        return Role.PUBLIC in self.roles
+
+    def visible_to(self, viewer: Viewer) -> bool:
+        return viewer.role in self.roles
+
+    def properties_for(self, viewer: Viewer) -> tuple[str, ...]:
+        props = COMMON_PROPERTIES + self.properties
+        if viewer.is_staff_role:
+            props += self.staff_properties
+        return props
+
+    def queryset_for(self, viewer: Viewer) -> models.QuerySet:
+        """The rows this viewer may see; callers must have checked ``visible_to``."""
+        qs = self.model._default_manager.all()
+        return self.row_scope(qs, viewer) if self.row_scope else qs
+
+
+def _registry(specs: Iterable[LayerSpec]) -> dict[str, LayerSpec]:
+    registry: dict[str, LayerSpec] = {}
+    for spec in specs:
+        if spec.name in registry:
+            raise ValueError(f"layer {spec.name!r} registered twice")
+        field_names = {f.name for f in spec.model._meta.get_fields()}
+        unknown = set(spec.properties + spec.staff_properties) - field_names
+        if unknown:
+            raise ValueError(f"layer {spec.name!r}: unknown properties {sorted(unknown)}")
+        registry[spec.name] = spec
+    return registry
+
+
+LAYERS: dict[str, LayerSpec] = _registry([
+    LayerSpec(
+        name="buildings", title="Buildings", model=m.Building, geometry_type="Geometry",
+        properties=("name", "street", "housenumber", "city", "postcode", "kind", "flats", "floors",
+                    "height_m", "year_built"),
+        minzoom=13, search_fields=("street", "housenumber", "name"), list_filter=("kind", "source"),
+    ),
+    LayerSpec(
+        name="yards", title="Yards", model=m.Yard, geometry_type="Polygon",
+        properties=("name", "address", "surface", "condition", "last_repaired_on", "area_m2"),
+        minzoom=13, search_fields=("address", "name"),
+        list_filter=("surface", "condition", "source"), datetime_field="last_repaired_on",
+    ),
+    LayerSpec(
+        name="playgrounds", title="Playgrounds", model=m.Playground, geometry_type="Geometry",
+        properties=("name", "surface", "installed_on"), minzoom=13, search_fields=("name",),
+        list_filter=("source",), datetime_field="installed_on",
+    ),
+    LayerSpec(
+        name="sports_fields", title="Sports fields", model=m.SportsField, geometry_type="Geometry",
+        properties=("kind", "name", "surface", "installed_on"), minzoom=13,
+        search_fields=("name", "kind"), list_filter=("kind", "source"),
+        datetime_field="installed_on",
+    ),
+    LayerSpec(
+        name="cameras", title="Cameras", model=m.Camera, geometry_type="Point",
+        properties=("kind", "name", "owner"), roles=STAFF, minzoom=14,
+        search_fields=("name",), list_filter=("kind", "source"),
+    ),
+    LayerSpec(
+        name="networks", title="Underground and overhead networks", model=m.NetworkSegment,
+        geometry_type="LineString",
+        properties=("kind", "name", "owner", "diameter_mm", "voltage_v", "laid_on"), roles=STAFF,
+        minzoom=11, search_fields=("name",), list_filter=("kind", "source"), datetime_field="laid_on",
+    ),
+    LayerSpec(
+        name="manholes", title="Manholes", model=m.Manhole, geometry_type="Point",
+        properties=("kind", "depth_m", "segment"), roles=STAFF, minzoom=15,
+        list_filter=("kind", "source"),
+    ),
+    LayerSpec(
+        name="bus_routes", title="Bus routes", model=m.BusRoute, geometry_type="MultiLineString",
+        properties=("ref", "name", "operator"), minzoom=10, search_fields=("ref", "name"),
+        list_filter=("operator",),
+    ),
+    LayerSpec(
+        name="bus_stops", title="Bus stops", model=m.BusStop, geometry_type="Point",
+        properties=("name", "ref"), minzoom=14, search_fields=("name", "ref"),
+    ),
+    LayerSpec(
+        name="snowplough_routes", title="Snowplough routes", model=m.SnowploughRoute,
+        geometry_type="MultiLineString",
+        properties=("name", "priority", "organisation", "schedule"), minzoom=10,
+        search_fields=("name",), list_filter=("priority", "source"),
+    ),
+    LayerSpec(
+        name="streets", title="Streets", model=m.Street, geometry_type="LineString",
+        properties=("name", "kind"), minzoom=10, search_fields=("name",), list_filter=("kind",),
+    ),
+    LayerSpec(
+        name="land", title="Land use", model=m.LandArea, geometry_type="MultiPolygon",
+        properties=("name", "kind"), minzoom=8, search_fields=("name",), list_filter=("kind",),
+    ),
+])
+
+
+def layer_for_model(model: type[models.Model]) -> LayerSpec:
+    for spec in LAYERS.values():
+        if spec.model is model:
+            return spec
+    raise KeyError(model)
+
+
+def layers_for(viewer: Viewer) -> list[LayerSpec]:
+    """The layers a viewer may see, in registry order."""
+    return [spec for spec in LAYERS.values() if spec.visible_to(viewer)]
+
+
+def get_layer(name: str, viewer: Viewer) -> LayerSpec:
+    """A layer by name for this viewer.
+
+    Unknown → 404; restricted and anonymous → 401; restricted and the wrong role → 403.
+    """
+    spec = LAYERS.get(name)
+    if spec is None:
+        raise NotFound(f"Unknown layer {name!r}.", extra={"layers": sorted(LAYERS)})
+    if not spec.visible_to(viewer):
+        if viewer.is_public:
+            raise Unauthorized(f"Layer {name!r} needs an authenticated operator or planner.")
+        raise Forbidden(f"Your role ({viewer.role}) may not see layer {name!r}.")
+    return spec
