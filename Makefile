@@ -15,6 +15,7 @@ run: db
 	@HOST=$(HOST) PORT=$(PORT) scripts/run.sh
 
 test: db
+	@.venv/bin/ruff check --quiet .
 	@REDIS_URL="$$(scripts/redis.sh)" $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup

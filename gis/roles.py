@@ -37,11 +37,26 @@ class Viewer:
 PUBLIC = Viewer(role=Role.PUBLIC)
 
 
+def viewer_of(
+    *, role: str, organisation_id: int | None, user_id: int, is_active: bool, is_superuser: bool
+) -> Viewer:
+    """The viewer of an account's row; inactive accounts are the public, superusers operators."""
+    if not is_active:
+        return PUBLIC
+    resolved = Role(role)
+    if is_superuser and resolved == Role.PUBLIC:
+        resolved = Role.OPERATOR
+    return Viewer(role=resolved, organisation_id=organisation_id, user_id=user_id)
+
+
 def viewer_for(user) -> Viewer:
     """The viewer of a Django user; anonymous users and inactive accounts are the public."""
-    if user is None or not user.is_authenticated or not user.is_active:
+    if user is None or not user.is_authenticated:
         return PUBLIC
-    role = Role(user.role)
-    if user.is_superuser and role == Role.PUBLIC:
-        role = Role.OPERATOR
-    return Viewer(role=role, organisation_id=user.organisation_id, user_id=user.pk)
+    return viewer_of(
+        role=user.role,
+        organisation_id=user.organisation_id,
+        user_id=user.pk,
+        is_active=user.is_active,
+        is_superuser=user.is_superuser,
+    )

@@ -13,9 +13,13 @@ VAR_DIR = BASE_DIR / "var"
 # The project-local cluster that scripts/db.sh starts listens on a socket only; its directory name
 # is derived from the checkout path exactly as in scripts/env.sh.
 RUN_DIR = Path("/tmp") / ("citygis-" + hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:10])
-LOCAL_DATABASE_URL = (
-    f"postgres://citygis@/citygis?host={RUN_DIR}&port={os.environ.get('CITYGIS_PG_PORT', '54329')}"
-)
+LOCAL_DATABASE = {
+    "ENGINE": "django.contrib.gis.db.backends.postgis",
+    "NAME": "citygis",
+    "USER": "citygis",
+    "HOST": str(RUN_DIR),
+    "PORT": os.environ.get("CITYGIS_PG_PORT", "54329"),
+}
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -62,7 +66,6 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "gis.urls"
-WSGI_APPLICATION = "gis.wsgi.application"
 ASGI_APPLICATION = "gis.asgi.application"
 AUTH_USER_MODEL = "gis_core.User"
 
@@ -82,12 +85,17 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or LOCAL_DATABASE_URL,
-        engine="django.contrib.gis.db.backends.postgis",
-        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
-        conn_health_checks=True,
-    )
+    "default": {
+        **(
+            dj_database_url.parse(
+                os.environ["DATABASE_URL"], engine="django.contrib.gis.db.backends.postgis"
+            )
+            if os.environ.get("DATABASE_URL")
+            else LOCAL_DATABASE
+        ),
+        "CONN_MAX_AGE": int(os.environ.get("CONN_MAX_AGE", "60")),
+        "CONN_HEALTH_CHECKS": True,
+    }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -117,7 +125,9 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "citygis API",
-    "DESCRIPTION": "City objects, lookup, appeals and excavation permits of a city operations centre.",
+    "DESCRIPTION": (
+        "City objects, lookup, appeals and excavation permits of a city operations centre."
+    ),
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # The docs UI is served by us (no CDN: a city network may reach nothing outside).
@@ -132,11 +142,15 @@ DEMO_OSM_FILE = Path(
 )
 DEMO_CITY_NAME = os.environ.get("DEMO_CITY_NAME", "Baltimore")
 # Where maps open (lon, lat, zoom): the demo city's centre unless configured.
-MAP_CENTER = tuple(
-    float(v) for v in os.environ.get("MAP_CENTER", "-76.5750,39.2850,14").split(",")
-)
+MAP_CENTER = tuple(float(v) for v in os.environ.get("MAP_CENTER", "-76.5750,39.2850,14").split(","))
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+
+# Vector tiles (tiles/): the cache can be switched off to measure uncached rendering.
+TILE_CACHE = _env_bool("TILE_CACHE", True)
+TILE_CACHE_MB = int(os.environ.get("TILE_CACHE_MB", "256"))  # per worker process
+TILE_MAX_AGE = int(os.environ.get("TILE_MAX_AGE", "60"))  # seconds browsers may keep public tiles
+TILE_POOL_SIZE = int(os.environ.get("TILE_POOL_SIZE", "8"))  # database connections per worker
 
 # Debian 12 ships GDAL 3.6, which cannot block file/network access from spatial references.
 # citygis never hands user-supplied SRS strings to GDAL: importers resolve CRSs with pyproj.
@@ -147,4 +161,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    # GEOS logs a notice for every invalid geometry it checks; the import report names them.
+    "loggers": {"django.contrib.gis": {"level": "ERROR"}},
 }

@@ -32,13 +32,20 @@ class TileAddress:
         return xmin, ymax - size, xmin + size, ymax
 
 
-def lonlat_to_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
-    """The (x, y) of the tile at zoom z holding a WGS 84 point."""
+def fractional_tile(lon: float, lat: float, z: int) -> tuple[float, float]:
+    """Where a WGS 84 point falls in the tile grid of zoom z, in (fractional) tile units."""
     lat = max(min(lat, 85.0511287798), -85.0511287798)
     n = 2**z
-    x = int((lon + 180.0) / 360.0 * n)
-    y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
-    return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
+    x = (lon + 180.0) / 360.0 * n
+    y = (1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n
+    return x, y
+
+
+def lonlat_to_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """The (x, y) of the tile at zoom z holding a WGS 84 point."""
+    x, y = fractional_tile(lon, lat, z)
+    n = 2**z
+    return min(max(int(x), 0), n - 1), min(max(int(y), 0), n - 1)
 
 
 def tiles_for_bbox(bbox: tuple[float, float, float, float], z: int) -> tuple[int, int, int, int]:

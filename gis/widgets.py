@@ -10,11 +10,17 @@ class CityMapWidget(OSMWidget):
     template_name = "gis/citymap_widget.html"
 
     class Media:
+        extend = False  # drop the parent's CDN links
         css = {"all": ("vendor/ol.css", "gis/css/ol3.css")}
         js = ("vendor/ol.js", "gis/js/OLMapWidget.js")
 
     def __init__(self, attrs=None):
         lon, lat, zoom = settings.MAP_CENTER
         super().__init__(
-            attrs={"default_lon": lon, "default_lat": lat, "default_zoom": int(zoom), **(attrs or {})}
+            attrs={
+                "default_lon": lon,
+                "default_lat": lat,
+                "default_zoom": int(zoom),
+                **(attrs or {}),
+            }
         )

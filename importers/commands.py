@@ -19,7 +19,8 @@ SHOWN_REJECTIONS = 50
 class ImportCommandMixin:
     def add_common_arguments(self, parser) -> None:
         parser.add_argument(
-            "--skip-invalid", action="store_true",
+            "--skip-invalid",
+            action="store_true",
             help="load the valid rows and report the rest (default: all or nothing)",
         )
         parser.add_argument("--report", type=Path, help="write the full report as JSON here")
@@ -58,12 +59,23 @@ class ImportCommandMixin:
         for note in report.notes:
             self.stdout.write(f"note: {note}")
         if report_file:
-            report_file.write_text(json.dumps({
-                "read": report.read, "created": report.created, "updated": report.updated,
-                "unchanged": report.unchanged, "by_layer": report.by_layer,
-                "rejected": [
-                    {"layer": r.layer, "row": r.row, "reason": r.reason} for r in report.rejected
-                ],
-                "notes": report.notes, "seconds": round(report.seconds, 2),
-            }, indent=2, ensure_ascii=False))
+            report_file.write_text(
+                json.dumps(
+                    {
+                        "read": report.read,
+                        "created": report.created,
+                        "updated": report.updated,
+                        "unchanged": report.unchanged,
+                        "by_layer": report.by_layer,
+                        "rejected": [
+                            {"layer": r.layer, "row": r.row, "reason": r.reason}
+                            for r in report.rejected
+                        ],
+                        "notes": report.notes,
+                        "seconds": round(report.seconds, 2),
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
         self.stdout.write(report.summary(what))

@@ -40,7 +40,7 @@ class OsmExtract:
 
 
 def parse_bbox(text: str) -> Bbox:
-    """"west,south,east,north" in degrees; raises ValueError with the reason."""
+    """Parse ``west,south,east,north`` in degrees; raises ValueError with the reason."""
     try:
         west, south, east, north = (float(v) for v in text.split(","))
     except ValueError:
@@ -68,8 +68,12 @@ def read_osm(
         geom = GEOSGeometry(wkb_hex, srid=4326)
         for rule in rules:
             out.records[rule.layer].append(
-                Record(source_id=source_id, values=rule.fields(tags), geom=geom.clone(),
-                       label=f"osm {source_id}")
+                Record(
+                    source_id=source_id,
+                    values=rule.fields(tags),
+                    geom=geom.clone(),
+                    label=f"osm {source_id}",
+                )
             )
             owner = rule.owner_tag and tags.get(rule.owner_tag)
             if owner:
@@ -109,8 +113,11 @@ def read_osm(
             try:
                 wkb_hex = factory.create_multipolygon(obj)
             except RuntimeError as exc:
-                out.failures.append(Rejection(rules[0].layer, f"osm {source_id}",
-                                              f"area could not be assembled: {exc}"))
+                out.failures.append(
+                    Rejection(
+                        rules[0].layer, f"osm {source_id}", f"area could not be assembled: {exc}"
+                    )
+                )
                 continue
             add(rules, source_id, tags, wkb_hex)
         elif obj.is_relation() and all(tags.get(k) == v for k, v in BUS_ROUTE_TAGS.items()):
@@ -121,15 +128,20 @@ def read_osm(
         source_id = f"r{relation_id}"
         lines = [route_ways[ref] for kind, ref, _ in members if kind == "w" and ref in route_ways]
         if not lines:
-            out.failures.append(Rejection("bus_routes", f"osm {source_id}",
-                                          "none of its ways is in the extract"))
+            out.failures.append(
+                Rejection("bus_routes", f"osm {source_id}", "none of its ways is in the extract")
+            )
             continue
         geom = MultiLineString([GEOSGeometry(h, srid=4326) for h in lines], srid=4326)
-        if clip is not None and not clip.intersects(shapely_wkb.loads(geom.wkb)):
+        if clip is not None and not clip.intersects(shapely_wkb.loads(bytes(geom.wkb))):
             continue
         out.records["bus_routes"].append(
-            Record(source_id=source_id, values=bus_route_fields(tags), geom=geom,
-                   label=f"osm {source_id}")
+            Record(
+                source_id=source_id,
+                values=bus_route_fields(tags),
+                geom=geom,
+                label=f"osm {source_id}",
+            )
         )
         out.route_stops[source_id] = [
             f"n{ref}" for kind, ref, role in members if kind == "n" and role in STOP_ROLES

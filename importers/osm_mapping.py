@@ -34,6 +34,7 @@ class Rule:
 
 # --- tag helpers -----------------------------------------------------------------------------
 
+
 def has(key: str) -> Callable[[Tags], bool]:
     return lambda t: t.get(key, "no") not in ("no", "")
 
@@ -72,43 +73,95 @@ def year(value: str | None) -> int | None:
 
 # substance=* / type=* of pipelines, to our network kinds.
 NETWORK_KIND_BY_SUBSTANCE: dict[str, str] = {
-    "water": NetworkKind.WATER, "drinking_water": NetworkKind.WATER,
-    "hot_water": NetworkKind.HEAT, "heat": NetworkKind.HEAT, "steam": NetworkKind.HEAT,
-    "sewage": NetworkKind.SEWER, "wastewater": NetworkKind.SEWER,
-    "rainwater": NetworkKind.STORM, "stormwater": NetworkKind.STORM,
-    "gas": NetworkKind.GAS, "natural_gas": NetworkKind.GAS,
+    "water": NetworkKind.WATER,
+    "drinking_water": NetworkKind.WATER,
+    "hot_water": NetworkKind.HEAT,
+    "heat": NetworkKind.HEAT,
+    "steam": NetworkKind.HEAT,
+    "sewage": NetworkKind.SEWER,
+    "wastewater": NetworkKind.SEWER,
+    "rainwater": NetworkKind.STORM,
+    "stormwater": NetworkKind.STORM,
+    "gas": NetworkKind.GAS,
+    "natural_gas": NetworkKind.GAS,
 }
 # utility=* of manholes and cables.
 NETWORK_KIND_BY_UTILITY: dict[str, str] = {
-    "water": NetworkKind.WATER, "heating": NetworkKind.HEAT, "sewerage": NetworkKind.SEWER,
-    "stormwater": NetworkKind.STORM, "gas": NetworkKind.GAS, "power": NetworkKind.POWER,
-    "telecom": NetworkKind.TELECOM, "street_lighting": NetworkKind.POWER,
+    "water": NetworkKind.WATER,
+    "heating": NetworkKind.HEAT,
+    "sewerage": NetworkKind.SEWER,
+    "stormwater": NetworkKind.STORM,
+    "gas": NetworkKind.GAS,
+    "power": NetworkKind.POWER,
+    "telecom": NetworkKind.TELECOM,
+    "street_lighting": NetworkKind.POWER,
 }
 # manhole=* values.
 MANHOLE_KIND: dict[str, str] = {
-    "sewer": NetworkKind.SEWER, "drain": NetworkKind.STORM, "water": NetworkKind.WATER,
-    "gas": NetworkKind.GAS, "telecom": NetworkKind.TELECOM, "power": NetworkKind.POWER,
+    "sewer": NetworkKind.SEWER,
+    "drain": NetworkKind.STORM,
+    "water": NetworkKind.WATER,
+    "gas": NetworkKind.GAS,
+    "telecom": NetworkKind.TELECOM,
+    "power": NetworkKind.POWER,
     "heating": NetworkKind.HEAT,
 }
 # sport=* values that are one kind of field for the operator.
-SPORT_KIND: dict[str, str] = {"soccer": "football", "football": "football", "american_football":
-                              "american-football", "basketball": "basketball", "tennis": "tennis",
-                              "baseball": "baseball", "volleyball": "volleyball"}
-STREET_CLASSES = frozenset({
-    "motorway", "trunk", "primary", "secondary", "tertiary", "unclassified", "residential",
-    "living_street", "service", "pedestrian", "motorway_link", "trunk_link", "primary_link",
-    "secondary_link", "tertiary_link", "footway", "path", "cycleway", "steps", "track",
-})
+SPORT_KIND: dict[str, str] = {
+    "soccer": "football",
+    "football": "football",
+    "american_football": "american-football",
+    "basketball": "basketball",
+    "tennis": "tennis",
+    "baseball": "baseball",
+    "volleyball": "volleyball",
+}
+STREET_CLASSES = frozenset(
+    {
+        "motorway",
+        "trunk",
+        "primary",
+        "secondary",
+        "tertiary",
+        "unclassified",
+        "residential",
+        "living_street",
+        "service",
+        "pedestrian",
+        "motorway_link",
+        "trunk_link",
+        "primary_link",
+        "secondary_link",
+        "tertiary_link",
+        "footway",
+        "path",
+        "cycleway",
+        "steps",
+        "track",
+    }
+)
 LAND_KIND: dict[tuple[str, str], str] = {
-    ("leisure", "park"): "park", ("leisure", "garden"): "park", ("landuse", "grass"): "grass",
-    ("landuse", "recreation_ground"): "park", ("landuse", "residential"): "residential",
-    ("landuse", "commercial"): "commercial", ("landuse", "retail"): "commercial",
-    ("landuse", "industrial"): "industrial", ("landuse", "railway"): "industrial",
-    ("landuse", "cemetery"): "cemetery", ("amenity", "grave_yard"): "cemetery",
-    ("natural", "water"): "water", ("landuse", "basin"): "water", ("waterway", "riverbank"): "water",
-    ("natural", "wood"): "wood", ("landuse", "forest"): "wood", ("natural", "scrub"): "wood",
-    ("amenity", "parking"): "parking", ("amenity", "school"): "school",
-    ("amenity", "hospital"): "hospital", ("amenity", "university"): "school",
+    ("leisure", "park"): "park",
+    ("leisure", "garden"): "park",
+    ("landuse", "grass"): "grass",
+    ("landuse", "recreation_ground"): "park",
+    ("landuse", "residential"): "residential",
+    ("landuse", "commercial"): "commercial",
+    ("landuse", "retail"): "commercial",
+    ("landuse", "industrial"): "industrial",
+    ("landuse", "railway"): "industrial",
+    ("landuse", "cemetery"): "cemetery",
+    ("amenity", "grave_yard"): "cemetery",
+    ("natural", "water"): "water",
+    ("landuse", "basin"): "water",
+    ("waterway", "riverbank"): "water",
+    ("natural", "wood"): "wood",
+    ("landuse", "forest"): "wood",
+    ("natural", "scrub"): "wood",
+    ("amenity", "parking"): "parking",
+    ("amenity", "school"): "school",
+    ("amenity", "hospital"): "hospital",
+    ("amenity", "university"): "school",
 }
 
 
@@ -145,69 +198,135 @@ def is_bus_stop(t: Tags) -> bool:
 # --- the table -------------------------------------------------------------------------------
 
 OSM_MAPPING: tuple[Rule, ...] = (
-    Rule("buildings", "any", has("building"), lambda t: {
-        "name": t.get("name", ""),
-        "street": t.get("addr:street", ""),
-        "housenumber": t.get("addr:housenumber", ""),
-        "city": t.get("addr:city", ""),
-        "postcode": t.get("addr:postcode", ""),
-        "kind": t.get("building", ""),
-        "flats": first_int(t.get("building:flats")),
-        "floors": first_int(t.get("building:levels")),
-        "height_m": first_float(t.get("height")),
-        "year_built": year(t.get("start_date") or t.get("building:year")),
-    }),
-    Rule("playgrounds", "any", tag("leisure", "playground"), lambda t: {
-        "name": t.get("name", ""),
-        "surface": t.get("surface", ""),
-        "installed_on": osm_date(t.get("start_date")),
-    }),
-    Rule("sports_fields", "any", tag("leisure", "pitch"), lambda t: {
-        "kind": SPORT_KIND.get(t.get("sport", ""), t.get("sport", "")),
-        "name": t.get("name", ""),
-        "surface": t.get("surface", ""),
-        "installed_on": osm_date(t.get("start_date")),
-    }),
-    Rule("cameras", "node", tag("man_made", "surveillance"), lambda t: {
-        "kind": t.get("camera:type") or t.get("surveillance:type") or t.get("surveillance", ""),
-        "name": t.get("name", ""),
-    }, owner_tag="operator"),
-    Rule("networks", "line", tag("man_made", "pipeline"), lambda t: {
-        "kind": pipeline_kind(t),
-        "name": t.get("name", ""),
-        "diameter_mm": first_int(t.get("diameter")),
-        "laid_on": osm_date(t.get("start_date")),
-    }, owner_tag="operator"),
-    Rule("networks", "line", tag("power", "line", "minor_line", "cable"), lambda t: {
-        "kind": NetworkKind.POWER,
-        "name": t.get("name", ""),
-        "voltage_v": first_int(t.get("voltage")),
-        "laid_on": osm_date(t.get("start_date")),
-    }, owner_tag="operator"),
-    Rule("networks", "line", lambda t: t.get("telecom") == "line" or t.get("communication") == "line",
-         lambda t: {"kind": NetworkKind.TELECOM, "name": t.get("name", "")}, owner_tag="operator"),
-    Rule("manholes", "node", is_manhole, lambda t: {
-        "kind": manhole_kind(t),
-        "depth_m": first_float(t.get("depth")),
-    }),
-    Rule("bus_stops", "node", is_bus_stop, lambda t: {
-        "name": t.get("name", ""),
-        "ref": t.get("ref", ""),
-    }),
-    Rule("streets", "line", lambda t: t.get("highway") in STREET_CLASSES, lambda t: {
-        "name": t.get("name", ""),
-        "kind": t["highway"],
-    }),
-    Rule("land", "area", lambda t: land_kind(t) is not None, lambda t: {
-        "name": t.get("name", ""),
-        "kind": land_kind(t),
-    }),
+    Rule(
+        "buildings",
+        "any",
+        has("building"),
+        lambda t: {
+            "name": t.get("name", ""),
+            "street": t.get("addr:street", ""),
+            "housenumber": t.get("addr:housenumber", ""),
+            "city": t.get("addr:city", ""),
+            "postcode": t.get("addr:postcode", ""),
+            "kind": t.get("building", ""),
+            "flats": first_int(t.get("building:flats")),
+            "floors": first_int(t.get("building:levels")),
+            "height_m": first_float(t.get("height")),
+            "year_built": year(t.get("start_date") or t.get("building:year")),
+        },
+    ),
+    Rule(
+        "playgrounds",
+        "any",
+        tag("leisure", "playground"),
+        lambda t: {
+            "name": t.get("name", ""),
+            "surface": t.get("surface", ""),
+            "installed_on": osm_date(t.get("start_date")),
+        },
+    ),
+    Rule(
+        "sports_fields",
+        "any",
+        tag("leisure", "pitch"),
+        lambda t: {
+            "kind": SPORT_KIND.get(t.get("sport", ""), t.get("sport", "")),
+            "name": t.get("name", ""),
+            "surface": t.get("surface", ""),
+            "installed_on": osm_date(t.get("start_date")),
+        },
+    ),
+    Rule(
+        "cameras",
+        "node",
+        tag("man_made", "surveillance"),
+        lambda t: {
+            "kind": t.get("camera:type") or t.get("surveillance:type") or t.get("surveillance", ""),
+            "name": t.get("name", ""),
+        },
+        owner_tag="operator",
+    ),
+    Rule(
+        "networks",
+        "line",
+        tag("man_made", "pipeline"),
+        lambda t: {
+            "kind": pipeline_kind(t),
+            "name": t.get("name", ""),
+            "diameter_mm": first_int(t.get("diameter")),
+            "laid_on": osm_date(t.get("start_date")),
+        },
+        owner_tag="operator",
+    ),
+    Rule(
+        "networks",
+        "line",
+        tag("power", "line", "minor_line", "cable"),
+        lambda t: {
+            "kind": NetworkKind.POWER,
+            "name": t.get("name", ""),
+            "voltage_v": first_int(t.get("voltage")),
+            "laid_on": osm_date(t.get("start_date")),
+        },
+        owner_tag="operator",
+    ),
+    Rule(
+        "networks",
+        "line",
+        lambda t: t.get("telecom") == "line" or t.get("communication") == "line",
+        lambda t: {"kind": NetworkKind.TELECOM, "name": t.get("name", "")},
+        owner_tag="operator",
+    ),
+    Rule(
+        "manholes",
+        "node",
+        is_manhole,
+        lambda t: {
+            "kind": manhole_kind(t),
+            "depth_m": first_float(t.get("depth")),
+        },
+    ),
+    Rule(
+        "bus_stops",
+        "node",
+        is_bus_stop,
+        lambda t: {
+            "name": t.get("name", ""),
+            "ref": t.get("ref", ""),
+        },
+    ),
+    Rule(
+        "streets",
+        "line",
+        lambda t: t.get("highway") in STREET_CLASSES,
+        lambda t: {
+            "name": t.get("name", ""),
+            "kind": t["highway"],
+        },
+    ),
+    Rule(
+        "land",
+        "area",
+        lambda t: land_kind(t) is not None,
+        lambda t: {
+            "name": t.get("name", ""),
+            "kind": land_kind(t),
+        },
+    ),
 )
 
 # route=bus relations become bus routes; their stop/platform members, in order, its stops.
 BUS_ROUTE_TAGS = {"type": "route", "route": "bus"}
-STOP_ROLES = frozenset({"stop", "platform", "stop_entry_only", "stop_exit_only",
-                        "platform_entry_only", "platform_exit_only"})
+STOP_ROLES = frozenset(
+    {
+        "stop",
+        "platform",
+        "stop_entry_only",
+        "stop_exit_only",
+        "platform_entry_only",
+        "platform_exit_only",
+    }
+)
 
 
 def bus_route_fields(t: Tags) -> dict[str, Any]:

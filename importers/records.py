@@ -181,7 +181,8 @@ def clean_record(spec: LayerSpec, record: Record) -> Record:
             msgs = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
             raise ValueError(f"field {name!r}: {'; '.join(msgs)}") from None
     missing = [
-        f for f in required_fields(model)
+        f
+        for f in required_fields(model)
         if values.get(fields[f].attname) in (None, "") and values.get(f) in (None, "")
     ]
     if missing:
@@ -190,6 +191,7 @@ def clean_record(spec: LayerSpec, record: Record) -> Record:
 
 
 # --- writing ---------------------------------------------------------------------------------
+
 
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, GEOSGeometry) or isinstance(b, GEOSGeometry):
@@ -218,7 +220,9 @@ def records_write(
         batch = records[start : start + BATCH]
         existing = {
             obj.source_id: obj
-            for obj in model.objects.filter(source=source, source_id__in=[r.source_id for r in batch])
+            for obj in model.objects.filter(
+                source=source, source_id__in=[r.source_id for r in batch]
+            )
         }
         to_create, to_update, update_fields = [], [], set()
         for record in batch:

@@ -2,26 +2,43 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
+import geopandas
+import pyogrio.errors
+from django.contrib.gis.db.models import GeometryField
+from django.contrib.gis.geos import GEOSGeometry
 from django.db import transaction
 
 from importers.osm import Bbox, read_osm
 from importers.records import (
     ImportReport,
+    Record,
     check_rejections,
+    importable_fields,
     records_validate,
     records_write,
 )
 from layers.models import BusRouteStop, Organisation
 from layers.registry import LAYERS
 
-
 # Write order: what others point at first.
 LAYER_ORDER = (
-    "buildings", "yards", "playgrounds", "sports_fields", "cameras", "networks", "manholes",
-    "bus_stops", "bus_routes", "snowplough_routes", "streets", "land",
+    "buildings",
+    "yards",
+    "playgrounds",
+    "sports_fields",
+    "cameras",
+    "networks",
+    "manholes",
+    "bus_stops",
+    "bus_routes",
+    "snowplough_routes",
+    "streets",
+    "land",
 )
 
 
@@ -48,7 +65,8 @@ def bus_route_stops_write(
             if pk is not None and (not wanted or wanted[-1] != pk):
                 wanted.append(pk)
         current = list(
-            BusRouteStop.objects.filter(route_id=route_id).order_by("sequence")
+            BusRouteStop.objects.filter(route_id=route_id)
+            .order_by("sequence")
             .values_list("stop_id", "derived")
         )
         if not wanted or current == [(pk, False) for pk in wanted]:
@@ -76,7 +94,8 @@ def osm_import(
     report.rejected.extend(extract.failures)
     with transaction.atomic():
         owner_ids = organisations_by_name(
-            extract.owners.values(), kind=Organisation.Kind.SERVICE,
+            extract.owners.values(),
+            kind=Organisation.Kind.SERVICE,
             note="Created from the OSM operator tag on import.",
         )
         by_key = {(layer, r.source_id): r for layer, rs in extract.records.items() for r in rs}
@@ -96,4 +115,137 @@ def osm_import(
         )
         if changed:
             report.notes.append(f"stops re-ordered on {changed} bus routes")
+    return report
+
+
+# --- GeoJSON, GeoPackage, Shapefile, CSV -----------------------------------------------------
+
+# CSV geometry: a WKT column or lon/lat columns under any of these names (GDAL's CSV driver).
+CSV_OPEN_OPTIONS = {
+    "GEOM_POSSIBLE_NAMES": "wkt,geometry,geom,the_geom",
+    "X_POSSIBLE_NAMES": "lon,lng,long,longitude,x",
+    "Y_POSSIBLE_NAMES": "lat,latitude,y",
+    "KEEP_GEOM_COLUMNS": "NO",
+}
+ID_COLUMNS = ("source_id", "id", "fid", "objectid")
+
+
+def read_vector(path: Path, *, srid: int | None, layer_name: str | None = None):
+    """A GeoDataFrame in EPSG:4326 from any file GDAL reads; raises ValueError when it can't.
+
+    A file that names its CRS is reprojected from it; ``srid`` declares (or overrides) the CRS of
+    a file that names none. A file without a CRS is taken as lon/lat, and rows whose coordinates
+    are not lon/lat are rejected row by row as "wrong SRID".
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    options = CSV_OPEN_OPTIONS if path.suffix.lower() == ".csv" else {}
+    try:
+        frame = geopandas.read_file(path, layer=layer_name, engine="pyogrio", **options)
+    except (
+        pyogrio.errors.DataSourceError,
+        pyogrio.errors.DataLayerError,
+        pyogrio.errors.FieldError,
+        pyogrio.errors.GeometryError,
+    ) as exc:
+        raise ValueError(f"cannot read {path.name}: {exc}") from None
+    if "geometry" not in frame or frame.geometry.name is None:
+        raise ValueError(f"{path.name} has no geometry (CSV needs a WKT column or lon/lat columns)")
+    if srid is not None:
+        frame = frame.set_crs(srid, allow_override=True)
+    elif frame.crs is None:
+        frame = frame.set_crs(4326)
+    try:
+        return frame.to_crs(4326)
+    except Exception as exc:  # pyproj raises several kinds for unknown or broken CRSs
+        raise ValueError(f"cannot reproject {path.name} from {frame.crs}: {exc}") from None
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def layer_import(
+    *,
+    layer: str,
+    path: Path,
+    srid: int | None = None,
+    mapping: dict[str, str] | None = None,
+    id_column: str | None = None,
+    source: str | None = None,
+    skip_invalid: bool = False,
+    layer_name: str | None = None,
+) -> ImportReport:
+    """Import a vector file into one layer, all or nothing, keyed on (source, id column).
+
+    Columns named like the layer's fields are read as they are; ``mapping`` maps field → column
+    for the others. A column feeding an organisation (``owner``) holds its name.
+    """
+    spec = LAYERS.get(layer)
+    if spec is None:
+        raise ValueError(f"unknown layer {layer!r}; layers: {', '.join(LAYERS)}")
+    fields = {
+        name: f
+        for name, f in importable_fields(spec.model).items()
+        if not isinstance(f, GeometryField)
+    }
+    mapping = dict(mapping or {})
+    unknown = sorted(set(mapping) - set(fields))
+    if unknown:
+        raise ValueError(
+            f"--map names unknown field(s) {', '.join(unknown)} of layer {layer}; "
+            f"its fields: {', '.join(fields)}"
+        )
+    frame = read_vector(path, srid=srid, layer_name=layer_name)
+    absent = sorted(c for c in mapping.values() if c not in frame.columns)
+    if absent:
+        raise ValueError(f"{path.name} has no column(s) {', '.join(absent)}")
+    if id_column is None:
+        id_column = next((c for c in ID_COLUMNS if c in frame.columns), None)
+    elif id_column not in frame.columns:
+        raise ValueError(f"{path.name} has no id column {id_column!r}")
+    columns = {
+        name: mapping.get(name, name) for name in fields if mapping.get(name, name) in frame.columns
+    }
+    org_fields = {
+        name
+        for name in columns
+        if fields[name].is_relation and fields[name].related_model is Organisation
+    }
+
+    report = ImportReport()
+    if id_column is None:
+        report.notes.append("no id column: rows are keyed by their row number")
+    with transaction.atomic():
+        org_ids = organisations_by_name(
+            {str(v) for name in org_fields for v in frame[columns[name]] if not _missing(v)},
+            kind=Organisation.Kind.SERVICE,
+            note=f"Created on import of {path.name}.",
+        )
+        records = []
+        for position, row in enumerate(frame.itertuples(index=False), 1):
+            row = dict(zip(frame.columns, row, strict=True))
+            values = {
+                name: None if _missing(row[col]) else row[col] for name, col in columns.items()
+            }
+            for name in org_fields:
+                if values[name] is not None:
+                    values[name] = org_ids[str(values[name])]
+            key = row[id_column] if id_column else None
+            shape = row[frame.geometry.name]
+            records.append(
+                Record(
+                    source_id=str(f"row-{position}" if _missing(key) else key),
+                    values=values,
+                    geom=None
+                    if shape is None or shape.is_empty
+                    else GEOSGeometry(memoryview(shape.wkb), srid=4326),
+                    label=f"row {position}" + ("" if _missing(key) else f" (id {key})"),
+                )
+            )
+        cleaned = records_validate(spec, records, report)
+        check_rejections(report, skip_invalid=skip_invalid)
+        records_write(
+            spec=spec, source=source or f"file:{path.stem}"[:32], records=cleaned, report=report
+        )
     return report

@@ -14,55 +14,143 @@ from dataclasses import dataclass
 # Street-type words, spelled out or abbreviated, to one canonical token each.
 STREET_TYPES: dict[str, str] = {
     # Russian
-    "ул": "ул", "улица": "ул", "у": "ул",
-    "пр": "пр", "пр-т": "пр", "прт": "пр", "просп": "пр", "проспект": "пр", "пр-кт": "пр",
-    "пер": "пер", "переулок": "пер", "пер-к": "пер",
-    "бул": "бул", "б-р": "бул", "бр": "бул", "бульвар": "бул", "бульв": "бул",
-    "ш": "ш", "шоссе": "ш",
-    "пл": "пл", "площадь": "пл",
-    "наб": "наб", "набережная": "наб",
-    "мкр": "мкр", "мкрн": "мкр", "микрорайон": "мкр", "мк": "мкр",
-    "туп": "туп", "тупик": "туп",
-    "пр-д": "проезд", "проезд": "проезд",
+    "ул": "ул",
+    "улица": "ул",
+    "у": "ул",
+    "пр": "пр",
+    "пр-т": "пр",
+    "прт": "пр",
+    "просп": "пр",
+    "проспект": "пр",
+    "пр-кт": "пр",
+    "пер": "пер",
+    "переулок": "пер",
+    "пер-к": "пер",
+    "бул": "бул",
+    "б-р": "бул",
+    "бр": "бул",
+    "бульвар": "бул",
+    "бульв": "бул",
+    "ш": "ш",
+    "шоссе": "ш",
+    "пл": "пл",
+    "площадь": "пл",
+    "наб": "наб",
+    "набережная": "наб",
+    "мкр": "мкр",
+    "мкрн": "мкр",
+    "микрорайон": "мкр",
+    "мк": "мкр",
+    "туп": "туп",
+    "тупик": "туп",
+    "пр-д": "проезд",
+    "проезд": "проезд",
     # Kazakh
-    "көшесі": "ул", "көш": "ул", "даңғылы": "пр", "даң": "пр", "шағын": "мкр", "ауданы": "мкр",
+    "көшесі": "ул",
+    "көш": "ул",
+    "даңғылы": "пр",
+    "даң": "пр",
+    "шағын": "мкр",
+    "ауданы": "мкр",
     "алаңы": "пл",
     # English
-    "st": "st", "street": "st", "str": "st",
-    "ave": "ave", "av": "ave", "avenue": "ave",
-    "blvd": "blvd", "boulevard": "blvd",
-    "rd": "rd", "road": "rd",
-    "dr": "dr", "drive": "dr",
-    "ln": "ln", "lane": "ln",
-    "ct": "ct", "court": "ct",
-    "pl": "pl", "place": "pl",
-    "ter": "ter", "terrace": "ter",
-    "hwy": "hwy", "highway": "hwy",
-    "pkwy": "pkwy", "parkway": "pkwy",
-    "sq": "sq", "square": "sq",
-    "cir": "cir", "circle": "cir",
-    "aly": "aly", "alley": "aly",
+    "st": "st",
+    "street": "st",
+    "str": "st",
+    "ave": "ave",
+    "av": "ave",
+    "avenue": "ave",
+    "blvd": "blvd",
+    "boulevard": "blvd",
+    "rd": "rd",
+    "road": "rd",
+    "dr": "dr",
+    "drive": "dr",
+    "ln": "ln",
+    "lane": "ln",
+    "ct": "ct",
+    "court": "ct",
+    "pl": "pl",
+    "place": "pl",
+    "ter": "ter",
+    "terrace": "ter",
+    "hwy": "hwy",
+    "highway": "hwy",
+    "pkwy": "pkwy",
+    "parkway": "pkwy",
+    "sq": "sq",
+    "square": "sq",
+    "cir": "cir",
+    "circle": "cir",
+    "aly": "aly",
+    "alley": "aly",
     "way": "way",
 }
 DIRECTIONS: dict[str, str] = {
-    "n": "n", "north": "n", "s": "s", "south": "s", "e": "e", "east": "e", "w": "w", "west": "w",
-    "ne": "ne", "nw": "nw", "se": "se", "sw": "sw",
+    "n": "n",
+    "north": "n",
+    "s": "s",
+    "south": "s",
+    "e": "e",
+    "east": "e",
+    "w": "w",
+    "west": "w",
+    "ne": "ne",
+    "nw": "nw",
+    "se": "se",
+    "sw": "sw",
 }
 # Words that carry no address information: "д. 12", "дом 12", "г. Алматы", "house 12".
-NOISE_WORDS = frozenset({"д", "дом", "г", "город", "гор", "үй", "no", "house", "#", "кв", "квартира"})
+NOISE_WORDS = frozenset(
+    {"д", "дом", "г", "город", "гор", "үй", "no", "house", "#", "кв", "квартира"}
+)
 
 # Korpus and stroenie markers, by spelling, to one canonical letter.
 PART_MARKERS: dict[str, str] = {
-    "к": "к", "корп": "к", "корпус": "к", "kорп": "к", "k": "к",
-    "с": "с", "стр": "с", "строение": "с", "ст": "с",
-    "лит": "", "литер": "", "литера": "",
+    "к": "к",
+    "корп": "к",
+    "корпус": "к",
+    "kорп": "к",
+    "k": "к",
+    "с": "с",
+    "стр": "с",
+    "строение": "с",
+    "ст": "с",
+    "лит": "",
+    "литер": "",
+    "литера": "",
 }
 # A letter suffix of a house number ("12А", "12a") written with a Cyrillic or a Latin letter:
 # both forms meet at the Latin one.
-CYR_TO_LAT = str.maketrans({"а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "zh",
-                            "з": "z", "и": "i", "й": "i", "л": "l", "м": "m", "н": "n", "о": "o",
-                            "п": "p", "р": "r", "т": "t", "у": "u", "ф": "f", "х": "h", "ц": "c",
-                            "ш": "sh", "э": "e", "ю": "yu", "я": "ya"})
+CYR_TO_LAT = str.maketrans(
+    {
+        "а": "a",
+        "б": "b",
+        "в": "v",
+        "г": "g",
+        "д": "d",
+        "е": "e",
+        "ж": "zh",
+        "з": "z",
+        "и": "i",
+        "й": "i",
+        "л": "l",
+        "м": "m",
+        "н": "n",
+        "о": "o",
+        "п": "p",
+        "р": "r",
+        "т": "t",
+        "у": "u",
+        "ф": "f",
+        "х": "h",
+        "ц": "c",
+        "ш": "sh",
+        "э": "e",
+        "ю": "yu",
+        "я": "ya",
+    }
+)
 
 _HOUSE_RE = re.compile(
     r"""^(?P<num>\d+)
@@ -73,6 +161,8 @@ _HOUSE_RE = re.compile(
     re.VERBOSE,
 )
 _TOKEN_RE = re.compile(r"[\w/-]+", re.UNICODE)
+_CYRILLIC_RE = re.compile(r"[а-яәөүұқғңһі]")
+_TYPES = frozenset(STREET_TYPES.values())
 
 
 def fold(text: str) -> str:
@@ -86,7 +176,7 @@ def house_number_key(raw: str | None) -> str:
     if not raw:
         return ""
     text = fold(raw).strip()
-    text = re.sub(r"^(?:д\.?|дом|№|no\.?|#)\s*", "", text)
+    text = re.sub(r"^(?:дом|д\.?|№|no\.?|#)\s*", "", text)
     text = re.sub(r"\s+", " ", text)
     match = _HOUSE_RE.match(text)
     if not match:
@@ -97,7 +187,9 @@ def house_number_key(raw: str | None) -> str:
     if match["part"]:
         marker = PART_MARKERS.get(match["marker"] or "к", "к")
         part = match["part"]
-        key += f"{marker}{part[:-1] + part[-1].translate(CYR_TO_LAT) if part[-1].isalpha() else part}"
+        key += (
+            f"{marker}{part[:-1] + part[-1].translate(CYR_TO_LAT) if part[-1].isalpha() else part}"
+        )
     return key
 
 
@@ -124,6 +216,10 @@ def street_key(raw: str | None) -> str:
     kinds = set(STREET_TYPES.values()) | set(DIRECTIONS.values())
     names = [t for t in tokens if t not in kinds]
     marks = sorted(t for t in tokens if t in kinds)
+    # A Russian or Kazakh street named without a type is a улица/көшесі: "Ленина 12" is
+    # "улица Ленина 12", so both must meet at the same key.
+    if names and _TYPES.isdisjoint(marks) and any(_CYRILLIC_RE.search(t) for t in names):
+        marks = sorted([*marks, "ул"])
     return " ".join(names + marks)
 
 
@@ -144,7 +240,9 @@ class ParsedAddress:
 
 _QUERY_HOUSE_RE = re.compile(
     r"(?:^|\s)(?:д\.?\s*|дом\s+)?"
-    r"(\d+\s*(?:[a-zа-яәөүұқғңһі](?![a-zа-яәөүұқғңһі]))?"
+    # A letter suffix ("12А", "12 а") but not a part marker ("12 к 2") nor, apart from the number,
+    # an English direction ("1200 N Charles St").
+    r"(\d+(?:(?:\s+(?![nsew]\b))?[a-zа-яәөүұқғңһі](?![a-zа-яәөүұқғңһі]|\.?\s*\d))?"
     r"(?:\s*(?:корпус|корп|строение|стр|к|с|k)\.?\s*\d+[a-zа-я]?|\s*/\s*\d+[a-zа-я]?)?)"
     r"(?=\s|$)",
 )
@@ -160,5 +258,5 @@ def parse_address(text: str) -> ParsedAddress:
     housenumber = ""
     if match:
         housenumber = house_number_key(match.group(1))
-        folded = (folded[: match.start(1)] + " " + folded[match.end(1):]).strip()
+        folded = (folded[: match.start(1)] + " " + folded[match.end(1) :]).strip()
     return ParsedAddress(street=street_key(folded), housenumber=housenumber)

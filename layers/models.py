@@ -1,4 +1,4 @@
-"""The city's objects. Every geometry is SRID 4326, GiST-indexed and checked valid in the database."""
+"""The city's objects: every geometry SRID 4326, GiST-indexed, checked valid by the database."""
 
 from __future__ import annotations
 
@@ -157,7 +157,9 @@ class Yard(CityObject):
     )
 
     class Meta(CityObject.Meta):
-        indexes = [GinIndex(fields=["search_key"], name="yard_search_trgm", opclasses=["gin_trgm_ops"])]
+        indexes = [
+            GinIndex(fields=["search_key"], name="yard_search_trgm", opclasses=["gin_trgm_ops"])
+        ]
 
     def __str__(self) -> str:
         return self.address or self.name or f"yard {self.pk}"
@@ -331,7 +333,7 @@ class Street(CityObject):
 
 
 class LandArea(CityObject):
-    """Land use and cover for the base map: parks, water, residential areas…"""
+    """Land use and cover for the base map: parks, water, residential areas."""
 
     name = models.CharField(max_length=255, blank=True)
     kind = models.CharField(max_length=32)

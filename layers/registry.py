@@ -6,8 +6,8 @@ names a layer's table or columns. Adding a layer is one ``LayerSpec`` below plus
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db import models
 
@@ -43,10 +43,9 @@ class LayerSpec:
     list_filter: tuple[str, ...] = ()
     datetime_field: str | None = None
     description: str = ""
-    row_scope: Callable[[models.QuerySet, Viewer], models.QuerySet] | None = field(
-        default=None, compare=False
-    )
-    """Narrows rows per viewer (a contractor sees only its own permits)."""
+    scope_field: str | None = None
+    """Organisation foreign key that scopes rows for contractors: a contractor sees only the
+    rows of its own organisation (its permits); other roles that see the layer see all rows."""
 
     @property
     def is_public(self) -> bool:
@@ -61,10 +60,15 @@ class LayerSpec:
             props += self.staff_properties
         return props
 
+    def is_scoped_for(self, viewer: Viewer) -> bool:
+        return self.scope_field is not None and viewer.role == Role.CONTRACTOR
+
     def queryset_for(self, viewer: Viewer) -> models.QuerySet:
         """The rows this viewer may see; callers must have checked ``visible_to``."""
         qs = self.model._default_manager.all()
-        return self.row_scope(qs, viewer) if self.row_scope else qs
+        if self.is_scoped_for(viewer):
+            qs = qs.filter(**{f"{self.scope_field}_id": viewer.organisation_id})
+        return qs
 
 
 def _registry(specs: Iterable[LayerSpec]) -> dict[str, LayerSpec]:
@@ -80,70 +84,146 @@ def _registry(specs: Iterable[LayerSpec]) -> dict[str, LayerSpec]:
     return registry
 
 
-LAYERS: dict[str, LayerSpec] = _registry([
-    LayerSpec(
-        name="buildings", title="Buildings", model=m.Building, geometry_type="Geometry",
-        properties=("name", "street", "housenumber", "city", "postcode", "kind", "flats", "floors",
-                    "height_m", "year_built"),
-        minzoom=13, search_fields=("street", "housenumber", "name"), list_filter=("kind", "source"),
-    ),
-    LayerSpec(
-        name="yards", title="Yards", model=m.Yard, geometry_type="Polygon",
-        properties=("name", "address", "surface", "condition", "last_repaired_on", "area_m2"),
-        minzoom=13, search_fields=("address", "name"),
-        list_filter=("surface", "condition", "source"), datetime_field="last_repaired_on",
-    ),
-    LayerSpec(
-        name="playgrounds", title="Playgrounds", model=m.Playground, geometry_type="Geometry",
-        properties=("name", "surface", "installed_on"), minzoom=13, search_fields=("name",),
-        list_filter=("source",), datetime_field="installed_on",
-    ),
-    LayerSpec(
-        name="sports_fields", title="Sports fields", model=m.SportsField, geometry_type="Geometry",
-        properties=("kind", "name", "surface", "installed_on"), minzoom=13,
-        search_fields=("name", "kind"), list_filter=("kind", "source"),
-        datetime_field="installed_on",
-    ),
-    LayerSpec(
-        name="cameras", title="Cameras", model=m.Camera, geometry_type="Point",
-        properties=("kind", "name", "owner"), roles=STAFF, minzoom=14,
-        search_fields=("name",), list_filter=("kind", "source"),
-    ),
-    LayerSpec(
-        name="networks", title="Underground and overhead networks", model=m.NetworkSegment,
-        geometry_type="LineString",
-        properties=("kind", "name", "owner", "diameter_mm", "voltage_v", "laid_on"), roles=STAFF,
-        minzoom=11, search_fields=("name",), list_filter=("kind", "source"), datetime_field="laid_on",
-    ),
-    LayerSpec(
-        name="manholes", title="Manholes", model=m.Manhole, geometry_type="Point",
-        properties=("kind", "depth_m", "segment"), roles=STAFF, minzoom=15,
-        list_filter=("kind", "source"),
-    ),
-    LayerSpec(
-        name="bus_routes", title="Bus routes", model=m.BusRoute, geometry_type="MultiLineString",
-        properties=("ref", "name", "operator"), minzoom=10, search_fields=("ref", "name"),
-        list_filter=("operator",),
-    ),
-    LayerSpec(
-        name="bus_stops", title="Bus stops", model=m.BusStop, geometry_type="Point",
-        properties=("name", "ref"), minzoom=14, search_fields=("name", "ref"),
-    ),
-    LayerSpec(
-        name="snowplough_routes", title="Snowplough routes", model=m.SnowploughRoute,
-        geometry_type="MultiLineString",
-        properties=("name", "priority", "organisation", "schedule"), minzoom=10,
-        search_fields=("name",), list_filter=("priority", "source"),
-    ),
-    LayerSpec(
-        name="streets", title="Streets", model=m.Street, geometry_type="LineString",
-        properties=("name", "kind"), minzoom=10, search_fields=("name",), list_filter=("kind",),
-    ),
-    LayerSpec(
-        name="land", title="Land use", model=m.LandArea, geometry_type="MultiPolygon",
-        properties=("name", "kind"), minzoom=8, search_fields=("name",), list_filter=("kind",),
-    ),
-])
+LAYERS: dict[str, LayerSpec] = _registry(
+    [
+        LayerSpec(
+            name="buildings",
+            title="Buildings",
+            model=m.Building,
+            geometry_type="Geometry",
+            properties=(
+                "name",
+                "street",
+                "housenumber",
+                "city",
+                "postcode",
+                "kind",
+                "flats",
+                "floors",
+                "height_m",
+                "year_built",
+            ),
+            minzoom=13,
+            search_fields=("street", "housenumber", "name"),
+            list_filter=("kind", "source"),
+        ),
+        LayerSpec(
+            name="yards",
+            title="Yards",
+            model=m.Yard,
+            geometry_type="Polygon",
+            properties=("name", "address", "surface", "condition", "last_repaired_on", "area_m2"),
+            minzoom=13,
+            search_fields=("address", "name"),
+            list_filter=("surface", "condition", "source"),
+            datetime_field="last_repaired_on",
+        ),
+        LayerSpec(
+            name="playgrounds",
+            title="Playgrounds",
+            model=m.Playground,
+            geometry_type="Geometry",
+            properties=("name", "surface", "installed_on"),
+            minzoom=13,
+            search_fields=("name",),
+            list_filter=("source",),
+            datetime_field="installed_on",
+        ),
+        LayerSpec(
+            name="sports_fields",
+            title="Sports fields",
+            model=m.SportsField,
+            geometry_type="Geometry",
+            properties=("kind", "name", "surface", "installed_on"),
+            minzoom=13,
+            search_fields=("name", "kind"),
+            list_filter=("kind", "source"),
+            datetime_field="installed_on",
+        ),
+        LayerSpec(
+            name="cameras",
+            title="Cameras",
+            model=m.Camera,
+            geometry_type="Point",
+            properties=("kind", "name", "owner"),
+            roles=STAFF,
+            minzoom=14,
+            search_fields=("name",),
+            list_filter=("kind", "source"),
+        ),
+        LayerSpec(
+            name="networks",
+            title="Underground and overhead networks",
+            model=m.NetworkSegment,
+            geometry_type="LineString",
+            properties=("kind", "name", "owner", "diameter_mm", "voltage_v", "laid_on"),
+            roles=STAFF,
+            minzoom=11,
+            search_fields=("name",),
+            list_filter=("kind", "source"),
+            datetime_field="laid_on",
+        ),
+        LayerSpec(
+            name="manholes",
+            title="Manholes",
+            model=m.Manhole,
+            geometry_type="Point",
+            properties=("kind", "depth_m", "segment"),
+            roles=STAFF,
+            minzoom=15,
+            list_filter=("kind", "source"),
+        ),
+        LayerSpec(
+            name="bus_routes",
+            title="Bus routes",
+            model=m.BusRoute,
+            geometry_type="MultiLineString",
+            properties=("ref", "name", "operator"),
+            minzoom=10,
+            search_fields=("ref", "name"),
+            list_filter=("operator",),
+        ),
+        LayerSpec(
+            name="bus_stops",
+            title="Bus stops",
+            model=m.BusStop,
+            geometry_type="Point",
+            properties=("name", "ref"),
+            minzoom=14,
+            search_fields=("name", "ref"),
+        ),
+        LayerSpec(
+            name="snowplough_routes",
+            title="Snowplough routes",
+            model=m.SnowploughRoute,
+            geometry_type="MultiLineString",
+            properties=("name", "priority", "organisation", "schedule"),
+            minzoom=10,
+            search_fields=("name",),
+            list_filter=("priority", "source"),
+        ),
+        LayerSpec(
+            name="streets",
+            title="Streets",
+            model=m.Street,
+            geometry_type="LineString",
+            properties=("name", "kind"),
+            minzoom=10,
+            search_fields=("name",),
+            list_filter=("kind",),
+        ),
+        LayerSpec(
+            name="land",
+            title="Land use",
+            model=m.LandArea,
+            geometry_type="MultiPolygon",
+            properties=("name", "kind"),
+            minzoom=8,
+            search_fields=("name",),
+            list_filter=("kind",),
+        ),
+    ]
+)
 
 
 def layer_for_model(model: type[models.Model]) -> LayerSpec:

@@ -14,8 +14,11 @@ def geometry_problem(geom: GEOSGeometry) -> str | None:
     if geom.empty:
         return "empty geometry"
     xmin, ymin, xmax, ymax = geom.extent
-    if xmin < LONLAT_BOUNDS[0] or ymin < LONLAT_BOUNDS[1] or xmax > LONLAT_BOUNDS[2] or (
-        ymax > LONLAT_BOUNDS[3]
+    if (
+        xmin < LONLAT_BOUNDS[0]
+        or ymin < LONLAT_BOUNDS[1]
+        or xmax > LONLAT_BOUNDS[2]
+        or (ymax > LONLAT_BOUNDS[3])
     ):
         return (
             f"coordinates ({xmin:.1f}, {ymin:.1f}, {xmax:.1f}, {ymax:.1f}) are not lon/lat: "

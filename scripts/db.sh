@@ -40,7 +40,7 @@ CONF
     if ! as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
         as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$ROOT/var/pg/server.log" -w -t 60 start >/dev/null
     fi
-    psql_() { "$PG_BIN/psql" -h "$RUN_DIR" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
+    psql_() { PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -h "$RUN_DIR" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
     if [ -z "$(psql_ -d postgres -c "select 1 from pg_roles where rolname='citygis'")" ]; then
         psql_ -d postgres -c "create role citygis login superuser"
     fi

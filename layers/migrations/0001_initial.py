@@ -4,10 +4,11 @@ import django.contrib.gis.db.models.fields
 import django.contrib.postgres.indexes
 import django.db.models.deletion
 import django.db.models.lookups
-import layers.models
-import layers.validators
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations, models
+
+import layers.models
+import layers.validators
 
 
 class Migration(migrations.Migration):

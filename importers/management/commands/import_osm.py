@@ -29,8 +29,11 @@ class Command(ImportCommandMixin, BaseCommand):
         with self.progress_bar(desc=f"reading {path.name}", unit=" objects") as bar:
             report = self.run_import(
                 lambda: osm_import(
-                    path=path, bbox=bbox, skip_invalid=opts["skip_invalid"],
-                    source=opts["source"], progress=bar.update,
+                    path=path,
+                    bbox=bbox,
+                    skip_invalid=opts["skip_invalid"],
+                    source=opts["source"],
+                    progress=bar.update,
                 ),
                 what="import_osm",
                 report_file=opts["report"],

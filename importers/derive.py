@@ -1,0 +1,303 @@
+"""Objects OSM does not map, derived deterministically from what it does.
+
+Real OSM has no yards, manholes or snowplough routes for most cities. For a demo city these are
+computed from the real geometry and stored with ``source="derived"``, so no map, card or export
+presents them as surveyed data. Each derivation is a pure function of the layers it reads:
+running it again on the same data changes nothing.
+
+- yards: city blocks (the faces of the street network) minus their buildings and a street
+  setback: the shared inner space of a block of houses;
+- manholes: every ``MANHOLE_SPACING_M`` along each buried network line (not overhead power);
+- snowplough routes: main streets grouped by name, priority by street class;
+- bus route stops: for routes whose source lists no stops, the stops near the route's line in
+  the order the route passes them (``BusRouteStop.derived``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+import shapely
+from django.contrib.gis.db.models import Extent
+from django.contrib.gis.geos import GEOSGeometry
+from django.db import transaction
+from pyproj import CRS, Transformer
+from shapely.geometry import MultiLineString, Polygon
+from shapely.ops import linemerge, polygonize, unary_union
+
+from importers.osm_mapping import STREET_CLASSES
+from importers.records import ImportReport, Record, records_validate, records_write
+from importers.services import organisations_by_name
+from layers.models import (
+    Building,
+    BusRoute,
+    BusRouteStop,
+    BusStop,
+    NetworkKind,
+    NetworkSegment,
+    Organisation,
+    Street,
+)
+from layers.registry import LAYERS
+
+SOURCE = "derived"
+# Street classes that bound a city block (alleys, footways and paths run inside blocks).
+BLOCK_STREETS = STREET_CLASSES - {
+    "service",
+    "pedestrian",
+    "footway",
+    "path",
+    "cycleway",
+    "steps",
+    "track",
+}
+RESIDENTIAL_KINDS = (
+    "residential",
+    "terrace",
+    "house",
+    "apartments",
+    "detached",
+    "semidetached_house",
+    "dormitory",
+)
+BLOCK_AREA_M2 = (1_500, 80_000)
+STREET_SETBACK_M = 9.0  # half a carriageway plus the sidewalk, from the centreline
+MIN_YARD_M2 = 250.0
+MIN_HOUSES_PER_BLOCK = 3
+MANHOLE_SPACING_M = 80.0
+STOP_DISTANCE_M = 30.0
+SNOW_PRIORITY = {"motorway": 1, "trunk": 1, "primary": 1, "secondary": 2, "tertiary": 3}
+SNOW_SCHEDULE = {
+    1: "Priority 1: ploughed and treated continuously during snowfall; clear within 4 h after.",
+    2: "Priority 2: ploughed after priority 1 routes; clear within 12 h after snowfall ends.",
+    3: "Priority 3: ploughed after priority 2 routes; clear within 24 h after snowfall ends.",
+}
+SNOW_ORGANISATION = "Snow removal service (demo)"
+
+
+class Metric:
+    """Projection to the local UTM zone and back, for lengths and buffers in metres."""
+
+    def __init__(self, lon: float, lat: float) -> None:
+        zone = int((lon + 180) // 6) + 1
+        utm = CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+        self._to = Transformer.from_crs(4326, utm, always_xy=True)
+        self._back = Transformer.from_crs(utm, 4326, always_xy=True)
+
+    @staticmethod
+    def _apply(transformer: Transformer) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+
+    def to_metres(self, geom: GEOSGeometry | shapely.Geometry) -> shapely.Geometry:
+        if isinstance(geom, GEOSGeometry):
+            geom = shapely.from_wkb(bytes(geom.wkb))
+        return shapely.transform(geom, self._apply(self._to))
+
+    def to_lonlat(self, geom: shapely.Geometry) -> GEOSGeometry:
+        lonlat = shapely.transform(geom, self._apply(self._back))
+        return GEOSGeometry(memoryview(shapely.to_wkb(lonlat)), srid=4326)
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:16]
+
+
+def _metric_for_city() -> Metric | None:
+    extent = Street.objects.aggregate(extent=Extent("geom"))["extent"]
+    if not extent:
+        return None
+    return Metric((extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2)
+
+
+# --- yards -----------------------------------------------------------------------------------
+
+
+def yard_records(metric: Metric) -> list[Record]:
+    lines = [
+        metric.to_metres(g)
+        for g in Street.objects.filter(kind__in=BLOCK_STREETS).values_list("geom", flat=True)
+    ]
+    if not lines:
+        return []
+    # unary_union nodes the street lines where they cross, so polygonize finds the blocks.
+    noded = unary_union(lines)
+    blocks = [
+        b
+        for b in polygonize(getattr(noded, "geoms", [noded]))
+        if BLOCK_AREA_M2[0] <= b.area <= BLOCK_AREA_M2[1]
+    ]
+    houses = []
+    for geom, kind, street, number in Building.objects.values_list(
+        "geom", "kind", "street", "housenumber"
+    ):
+        if geom.geom_type == "Point":
+            continue
+        houses.append((metric.to_metres(geom), kind, street, number))
+    tree = shapely.STRtree([h[0] for h in houses])
+    records = []
+    for block in sorted(blocks, key=lambda b: (round(b.centroid.x), round(b.centroid.y))):
+        inside = [
+            houses[i]
+            for i in tree.query(block, predicate="intersects")
+            if block.contains(houses[i][0].representative_point())
+        ]
+        residential = [h for h in inside if h[1] in RESIDENTIAL_KINDS or h[3]]
+        if len(residential) < MIN_HOUSES_PER_BLOCK:
+            continue
+        space = block.buffer(-STREET_SETBACK_M)
+        if inside:
+            space = space.difference(unary_union([h[0].buffer(1.0) for h in inside]))
+        parts = [p for p in getattr(space, "geoms", [space]) if isinstance(p, Polygon)]
+        if not parts:
+            continue
+        yard = max(parts, key=lambda p: p.area).simplify(0.5)
+        if yard.area < MIN_YARD_M2 or not yard.is_valid:
+            continue
+        records.append(
+            Record(
+                source_id=_block_key(block),
+                values=_yard_address(residential),
+                geom=metric.to_lonlat(yard),
+                label="derived yard",
+            )
+        )
+    return records
+
+
+def _block_key(block: Polygon) -> str:
+    """A yard's stable id: its block's rounded area and centre, in metres."""
+    x, y = block.centroid.coords[0]
+    return f"yard-{_key(round(block.area), round(x), round(y))}"
+
+
+def _yard_address(houses: list) -> dict[str, str]:
+    """The block's main street and the lowest house number on it: how residents name the yard."""
+    addressed = [(street, number) for _, _, street, number in houses if street and number]
+    if not addressed:
+        return {"name": "Yard", "address": ""}
+    street = Counter(s for s, _ in addressed).most_common(1)[0][0]
+    numbers = sorted((n for s, n in addressed if s == street), key=lambda n: (len(n), n))
+    low, high = numbers[0], numbers[-1]
+    span = low if low == high else f"{low}–{high}"
+    return {"name": f"Yard behind {span} {street}", "address": f"{low} {street}"}
+
+
+# --- manholes --------------------------------------------------------------------------------
+
+
+def manhole_records(metric: Metric) -> list[Record]:
+    records = []
+    buried = NetworkSegment.objects.exclude(kind=NetworkKind.POWER).exclude(source=SOURCE)
+    for segment in buried.order_by("source", "source_id"):
+        line = metric.to_metres(segment.geom)
+        count = max(int(line.length // MANHOLE_SPACING_M), 1)
+        for i in range(count + 1):
+            point = line.interpolate(min(i * MANHOLE_SPACING_M, line.length))
+            records.append(
+                Record(
+                    source_id=f"mh-{segment.source}-{segment.source_id}-{i}",
+                    values={"kind": segment.kind, "segment": segment.pk},
+                    geom=metric.to_lonlat(point),
+                    label="derived manhole",
+                )
+            )
+    return records
+
+
+# --- snowplough routes -----------------------------------------------------------------------
+
+
+def snowplough_records(organisation_id: int) -> list[Record]:
+    groups: dict[str, tuple[int, list]] = {}
+    for name, kind, geom in (
+        Street.objects.filter(kind__in=SNOW_PRIORITY, source__in=("osm",))
+        .exclude(name="")
+        .values_list("name", "kind", "geom")
+    ):
+        priority, lines = groups.get(name, (9, []))
+        lines.append(shapely.from_wkb(bytes(geom.wkb)))
+        groups[name] = (min(priority, SNOW_PRIORITY[kind]), lines)
+    records = []
+    for name, (priority, lines) in sorted(groups.items()):
+        merged = linemerge(MultiLineString(lines))
+        parts = list(getattr(merged, "geoms", [merged]))
+        records.append(
+            Record(
+                source_id=f"snow-{_key(name)}",
+                values={
+                    "name": name,
+                    "priority": priority,
+                    "organisation": organisation_id,
+                    "schedule": SNOW_SCHEDULE[priority],
+                },
+                geom=GEOSGeometry(memoryview(shapely.to_wkb(MultiLineString(parts))), srid=4326),
+                label=f"derived snowplough route {name}",
+            )
+        )
+    return records
+
+
+# --- bus route stops -------------------------------------------------------------------------
+
+
+def route_stops_derive(metric: Metric) -> int:
+    """Attach nearby stops, in passing order, to routes whose source lists none."""
+    stops = [(s.pk, metric.to_metres(s.geom)) for s in BusStop.objects.order_by("pk")]
+    if not stops:
+        return 0
+    tree = shapely.STRtree([p for _, p in stops])
+    changed = 0
+    for route in BusRoute.objects.exclude(route_stops__derived=False).order_by("pk"):
+        parts = list(metric.to_metres(route.geom).geoms)
+        order = []
+        for index in tree.query(unary_union(parts), predicate="dwithin", distance=STOP_DISTANCE_M):
+            stop_id, point = stops[index]
+            part = min(range(len(parts)), key=lambda i: parts[i].distance(point))
+            order.append(((part, parts[part].project(point)), stop_id))
+        wanted = [stop_id for _, stop_id in sorted(order)]
+        current = list(
+            BusRouteStop.objects.filter(route=route)
+            .order_by("sequence")
+            .values_list("stop_id", flat=True)
+        )
+        if wanted == current:
+            continue
+        BusRouteStop.objects.filter(route=route).delete()
+        BusRouteStop.objects.bulk_create(
+            BusRouteStop(route=route, stop_id=s, sequence=i, derived=True)
+            for i, s in enumerate(wanted)
+        )
+        changed += 1
+    return changed
+
+
+@transaction.atomic
+def layers_derive(*, report: ImportReport | None = None) -> ImportReport:
+    """Derive yards, manholes, snowplough routes and route stops from the loaded layers."""
+    report = report or ImportReport()
+    metric = _metric_for_city()
+    if metric is None:
+        report.notes.append("no streets loaded: nothing to derive from")
+        return report
+    organisation = organisations_by_name(
+        [SNOW_ORGANISATION],
+        kind=Organisation.Kind.SERVICE,
+        note="Demo organisation: responsible for the derived snowplough routes.",
+    )[SNOW_ORGANISATION]
+    batches = {
+        "yards": yard_records(metric),
+        "manholes": manhole_records(metric),
+        "snowplough_routes": snowplough_records(organisation),
+    }
+    for layer, records in batches.items():
+        spec = LAYERS[layer]
+        records_write(
+            spec=spec, source=SOURCE, records=records_validate(spec, records, report), report=report
+        )
+    changed = route_stops_derive(metric)
+    if changed:
+        report.notes.append(f"stops matched by distance on {changed} bus routes")
+    return report

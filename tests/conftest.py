@@ -1,0 +1,34 @@
+"""Shared fixtures: command runs with captured output, the demo extract."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from tests.factories import CommandRun
+
+
+@pytest.fixture
+def run_command() -> Callable[..., CommandRun]:
+    """Call a management command; its stdout and stderr come back as text."""
+
+    def run(name: str, *args: str) -> CommandRun:
+        stdout, stderr = StringIO(), StringIO()
+        call_command(name, *args, stdout=stdout, stderr=stderr)
+        return CommandRun(stdout=stdout.getvalue(), stderr=stderr.getvalue())
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def osm_file() -> Path:
+    """Locate the real Baltimore extract the demo city is loaded from."""
+    path = Path(settings.DEMO_OSM_FILE)
+    if not path.is_file():
+        pytest.skip(f"demo extract missing: {path}")
+    return path

@@ -1,0 +1,56 @@
+"""Small factories around one point of the demo city (Patterson Park, Baltimore)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.gis.geos import LineString, MultiPolygon, Point, Polygon
+from pyproj import Geod
+
+from gis.roles import Role, Viewer
+from layers.models import Building
+
+CITY_LON, CITY_LAT = -76.57, 39.28
+WGS84 = Geod(ellps="WGS84")
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRun:
+    stdout: str
+    stderr: str
+
+
+def viewer(role: Role) -> Viewer:
+    """Make a viewer of the role; a contractor works for organisation 1."""
+    return Viewer(role=role, organisation_id=1 if role == Role.CONTRACTOR else None)
+
+
+def point(lon: float = CITY_LON, lat: float = CITY_LAT) -> Point:
+    return Point(lon, lat, srid=4326)
+
+
+def rectangle(
+    width_m: float = 100.0, height_m: float = 100.0, lon: float = CITY_LON, lat: float = CITY_LAT
+) -> Polygon:
+    """Draw a lon/lat rectangle of width_m × height_m, its south-west corner at (lon, lat)."""
+    east, _, _ = WGS84.fwd(lon, lat, 90, width_m)
+    _, north, _ = WGS84.fwd(lon, lat, 0, height_m)
+    ring = ((lon, lat), (east, lat), (east, north), (lon, north), (lon, lat))
+    return Polygon(ring, srid=4326)
+
+
+def bow_tie(lon: float = CITY_LON, lat: float = CITY_LAT, size: float = 0.001) -> Polygon:
+    """Draw a self-intersecting polygon: its ring crosses itself in the middle."""
+    ring = ((lon, lat), (lon + size, lat + size), (lon + size, lat), (lon, lat + size), (lon, lat))
+    return Polygon(ring, srid=4326)
+
+
+def line(lon: float = CITY_LON, lat: float = CITY_LAT, size: float = 0.001) -> LineString:
+    return LineString((lon, lat), (lon + size, lat + size), srid=4326)
+
+
+def building(**fields: Any) -> Building:
+    """Save a building: a 10 m square outline unless a geometry is given."""
+    fields.setdefault("geom", MultiPolygon(rectangle(10, 10), srid=4326))
+    return Building.objects.create(**fields)

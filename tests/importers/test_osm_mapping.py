@@ -1,0 +1,217 @@
+"""The OSM mapping table: which tags feed which layer, for which kind of OSM geometry."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from importers.osm_mapping import OSM_MAPPING, first_int, osm_date, rules_for, year
+from layers.models import NetworkKind
+from layers.registry import LAYERS
+
+
+def layers(geometry: str, tags: dict[str, str]) -> list[str]:
+    return [rule.layer for rule in rules_for(geometry, tags)]
+
+
+def fields(layer: str, geometry: str, tags: dict[str, str]) -> dict[str, Any]:
+    [rule] = [r for r in rules_for(geometry, tags) if r.layer == layer]
+    return rule.fields(tags)
+
+
+@pytest.mark.parametrize("geometry", ["node", "area"])
+def test_building_tag_makes_a_building(geometry: str) -> None:
+    assert layers(geometry, {"building": "yes"}) == ["buildings"]
+
+
+def test_building_fields_come_from_tags() -> None:
+    tags = {
+        "building": "apartments",
+        "addr:street": "East Fairmount Avenue",
+        "addr:housenumber": "2120",
+        "building:levels": "3;4",
+        "height": "10,5",
+        "start_date": "1921-05",
+    }
+    assert fields("buildings", "area", tags) == {
+        "name": "",
+        "street": "East Fairmount Avenue",
+        "housenumber": "2120",
+        "city": "",
+        "postcode": "",
+        "kind": "apartments",
+        "flats": None,
+        "floors": 3,
+        "height_m": 10.5,
+        "year_built": 1921,
+    }
+
+
+def test_building_no_is_not_a_building() -> None:
+    assert layers("area", {"building": "no"}) == []
+
+
+def test_closed_building_way_read_as_line_is_not_a_building() -> None:
+    assert layers("line", {"building": "yes"}) == []
+
+
+@pytest.mark.parametrize("geometry", ["node", "area"])
+def test_playground_on_node_and_area(geometry: str) -> None:
+    assert layers(geometry, {"leisure": "playground"}) == ["playgrounds"]
+
+
+def test_closed_playground_way_is_not_matched_as_line() -> None:
+    assert layers("line", {"leisure": "playground"}) == []
+
+
+def test_soccer_pitch_is_a_football_field() -> None:
+    tags = {"leisure": "pitch", "sport": "soccer", "surface": "grass"}
+    assert layers("area", tags) == ["sports_fields"]
+    assert fields("sports_fields", "area", tags)["kind"] == "football"
+
+
+def test_unlisted_sport_keeps_its_name() -> None:
+    tags = {"leisure": "pitch", "sport": "cricket"}
+    assert fields("sports_fields", "area", tags)["kind"] == "cricket"
+
+
+def test_pitch_that_is_a_building_feeds_both_layers() -> None:
+    tags = {"leisure": "pitch", "sport": "basketball", "building": "yes"}
+    assert layers("area", tags) == ["buildings", "sports_fields"]
+
+
+def test_water_pipeline_is_a_water_network() -> None:
+    tags = {"man_made": "pipeline", "substance": "water", "diameter": "300 mm"}
+    assert layers("line", tags) == ["networks"]
+    values = fields("networks", "line", tags)
+    assert (values["kind"], values["diameter_mm"]) == (NetworkKind.WATER, 300)
+
+
+def test_pipeline_without_substance_is_other() -> None:
+    assert fields("networks", "line", {"man_made": "pipeline"})["kind"] == NetworkKind.OTHER
+
+
+def test_gas_pipeline_by_type_tag() -> None:
+    tags = {"man_made": "pipeline", "type": "natural_gas"}
+    assert fields("networks", "line", tags)["kind"] == NetworkKind.GAS
+
+
+def test_power_line_is_a_power_network_with_voltage() -> None:
+    tags = {"power": "line", "voltage": "115000"}
+    assert layers("line", tags) == ["networks"]
+    values = fields("networks", "line", tags)
+    assert (values["kind"], values["voltage_v"]) == (NetworkKind.POWER, 115000)
+
+
+def test_multi_circuit_voltage_takes_the_first() -> None:
+    tags = {"power": "line", "voltage": "230000;115000"}
+    assert fields("networks", "line", tags)["voltage_v"] == 230000
+
+
+def test_networks_name_their_owner_tag() -> None:
+    [rule] = rules_for("line", {"power": "line", "operator": "BGE"})
+    assert rule.owner_tag == "operator"
+
+
+def test_pipeline_area_is_not_a_network() -> None:
+    assert layers("area", {"man_made": "pipeline"}) == []
+
+
+def test_sewer_manhole_node() -> None:
+    tags = {"manhole": "sewer"}
+    assert layers("node", tags) == ["manholes"]
+    assert fields("manholes", "node", tags)["kind"] == NetworkKind.SEWER
+
+
+def test_manhole_kind_from_utility() -> None:
+    tags = {"man_made": "manhole", "utility": "telecom", "depth": "1.5"}
+    assert fields("manholes", "node", tags) == {"kind": NetworkKind.TELECOM, "depth_m": 1.5}
+
+
+def test_bus_stop_node() -> None:
+    tags = {"highway": "bus_stop", "name": "Patterson Park Av & Baltimore St", "ref": "1234"}
+    assert layers("node", tags) == ["bus_stops"]
+    assert fields("bus_stops", "node", tags) == {
+        "name": "Patterson Park Av & Baltimore St",
+        "ref": "1234",
+    }
+
+
+def test_bus_platform_node_is_a_bus_stop() -> None:
+    assert layers("node", {"public_transport": "platform", "bus": "yes"}) == ["bus_stops"]
+
+
+def test_tram_platform_is_not_a_bus_stop() -> None:
+    assert layers("node", {"public_transport": "platform", "tram": "yes"}) == []
+
+
+def test_residential_highway_line_is_a_street() -> None:
+    tags = {"highway": "residential", "name": "South Ann Street"}
+    assert layers("line", tags) == ["streets"]
+    assert fields("streets", "line", tags) == {"name": "South Ann Street", "kind": "residential"}
+
+
+def test_highway_area_is_not_a_street() -> None:
+    assert layers("area", {"highway": "pedestrian", "area": "yes"}) == []
+
+
+def test_bus_stop_highway_is_not_a_street() -> None:
+    assert layers("line", {"highway": "bus_stop"}) == []
+
+
+def test_park_area_is_land() -> None:
+    tags = {"leisure": "park", "name": "Patterson Park"}
+    assert layers("area", tags) == ["land"]
+    assert fields("land", "area", tags) == {"name": "Patterson Park", "kind": "park"}
+
+
+def test_surveillance_camera_node() -> None:
+    tags = {"man_made": "surveillance", "surveillance:type": "camera", "camera:type": "dome"}
+    assert layers("node", tags) == ["cameras"]
+    assert fields("cameras", "node", tags)["kind"] == "dome"
+
+
+def test_untagged_object_matches_nothing() -> None:
+    assert all(layers(geometry, {}) == [] for geometry in ("node", "line", "area"))
+
+
+def test_every_rule_feeds_a_registered_layer_with_its_fields() -> None:
+    for rule in OSM_MAPPING:
+        model_fields = {f.name for f in LAYERS[rule.layer].model._meta.get_fields()}
+        sample = {"highway": "residential"}
+        assert set(rule.fields(sample)) <= model_fields, rule.layer
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2014", date(2014, 1, 1)),
+        ("2014-06", date(2014, 6, 1)),
+        ("2014-06-03", date(2014, 6, 3)),
+        (" 2014-06 ", date(2014, 6, 1)),
+        ("2014-13", None),
+        ("2014-02-30", None),
+        ("June 2014", None),
+        ("~1920", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_osm_date_is_the_first_day_it_can_mean(value: str | None, expected: date | None) -> None:
+    assert osm_date(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("5", 5), ("5;7", 5), ("approx 12", 12), ("", None), (None, None)]
+)
+def test_first_int_takes_the_first_whole_number(value: str | None, expected: int | None) -> None:
+    assert first_int(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("1921", 1921), ("1921-05-01", 1921), ("C18", None), ("0900", None)]
+)
+def test_year_of_start_date(value: str, expected: int | None) -> None:
+    assert year(value) == expected

@@ -1,0 +1,127 @@
+"""The layer registry: who sees which layer, and which of its properties."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+
+from gis.exceptions import Forbidden, NotFound, Unauthorized
+from gis.models import User
+from gis.roles import PUBLIC, Role, viewer_for
+from layers import models as m
+from layers.registry import LAYERS, LayerSpec, _registry, get_layer, layers_for
+from tests.factories import viewer
+
+RESTRICTED = ("networks", "manholes", "cameras")
+PUBLIC_LAYERS = tuple(name for name in LAYERS if name not in RESTRICTED)
+
+
+def spec(name: str = "test", **kwargs: object) -> LayerSpec:
+    kwargs.setdefault("properties", ("name",))
+    return LayerSpec(
+        name=name, title=name.title(), model=m.Building, geometry_type="Geometry", **kwargs
+    )
+
+
+def test_anonymous_user_is_the_public() -> None:
+    assert viewer_for(AnonymousUser()) == PUBLIC
+
+
+def test_public_viewer_never_lists_networks_manholes_or_cameras() -> None:
+    names = [s.name for s in layers_for(PUBLIC)]
+    assert not set(RESTRICTED) & set(names)
+    assert names == list(PUBLIC_LAYERS)
+
+
+@pytest.mark.parametrize("name", RESTRICTED)
+def test_anonymous_get_restricted_layer_is_unauthorized(name: str) -> None:
+    with pytest.raises(Unauthorized) as raised:
+        get_layer(name, viewer_for(AnonymousUser()))
+    assert raised.value.status == 401
+
+
+def test_contractor_never_lists_networks_manholes_or_cameras() -> None:
+    names = {s.name for s in layers_for(viewer(Role.CONTRACTOR))}
+    assert names == set(PUBLIC_LAYERS)
+
+
+@pytest.mark.parametrize("name", RESTRICTED)
+def test_contractor_get_restricted_layer_is_forbidden(name: str) -> None:
+    contractor = viewer_for(User(username="c", role=Role.CONTRACTOR, organisation_id=1))
+    with pytest.raises(Forbidden) as raised:
+        get_layer(name, contractor)
+    assert raised.value.status == 403
+    assert "contractor" in raised.value.message
+
+
+@pytest.mark.parametrize("role", [Role.OPERATOR, Role.PLANNER])
+def test_staff_see_every_layer(role: Role) -> None:
+    staff = viewer(role)
+    assert layers_for(staff) == list(LAYERS.values())
+    assert all(get_layer(name, staff) is LAYERS[name] for name in LAYERS)
+
+
+def test_superuser_without_a_role_acts_as_operator() -> None:
+    admin = viewer_for(User(username="root", is_superuser=True))
+    assert get_layer("networks", admin) is LAYERS["networks"]
+
+
+def test_inactive_staff_account_is_the_public() -> None:
+    retired = User(username="old", role=Role.OPERATOR, is_active=False)
+    with pytest.raises(Unauthorized):
+        get_layer("cameras", viewer_for(retired))
+
+
+@pytest.mark.parametrize("name", PUBLIC_LAYERS)
+def test_public_layer_is_open_to_everyone(name: str) -> None:
+    for role in Role:
+        assert get_layer(name, viewer(role)) is LAYERS[name]
+
+
+@pytest.mark.parametrize("name", ["nope", "", "buildings; DROP TABLE layers_building", "Buildings"])
+def test_unknown_layer_is_not_found(name: str) -> None:
+    with pytest.raises(NotFound) as raised:
+        get_layer(name, viewer(Role.OPERATOR))
+    assert raised.value.status == 404
+    assert raised.value.extra["layers"] == sorted(LAYERS)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_properties_always_include_source(role: Role) -> None:
+    for layer in layers_for(viewer(role)):
+        props = layer.properties_for(viewer(role))
+        assert props[0] == "source"
+        assert set(layer.properties) <= set(props)
+
+
+def test_staff_properties_are_for_staff_only() -> None:
+    layer = spec(staff_properties=("flats",))
+    assert "flats" not in layer.properties_for(viewer(Role.PUBLIC))
+    assert "flats" not in layer.properties_for(viewer(Role.CONTRACTOR))
+    assert "flats" in layer.properties_for(viewer(Role.OPERATOR))
+    assert "flats" in layer.properties_for(viewer(Role.PLANNER))
+
+
+def test_every_registered_property_is_a_model_field() -> None:
+    for layer in LAYERS.values():
+        fields = {f.name for f in layer.model._meta.get_fields()}
+        assert set(layer.properties + layer.staff_properties) <= fields, layer.name
+
+
+def test_registry_rejects_unknown_property() -> None:
+    with pytest.raises(ValueError, match=r"unknown properties \['secret'\]"):
+        _registry([spec(properties=("name", "secret"))])
+
+
+def test_registry_rejects_unknown_staff_property() -> None:
+    with pytest.raises(ValueError, match="unknown properties"):
+        _registry([spec(staff_properties=("password",))])
+
+
+def test_registry_rejects_duplicate_name() -> None:
+    with pytest.raises(ValueError, match="registered twice"):
+        _registry([spec("twice"), spec("twice")])
+
+
+def test_registry_keeps_order() -> None:
+    assert list(_registry([spec("b"), spec("a")])) == ["b", "a"]

@@ -1,0 +1,287 @@
+"""The tile endpoint as a bare ASGI handler in front of Django.
+
+``/tiles/{layers}/{z}/{x}/{y}.mvt|.pbf`` is the hottest path of the service: it runs here, on an
+async psycopg pool, without Django's request/response machinery (which costs more per tile than
+PostGIS does at z16). Everything else — the catalog, TileJSON, raster tiles, the API — goes to
+Django. Layer resolution, role rules and the SQL are the same functions Django code uses
+(tiles.selectors, layers.registry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connections
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from rest_framework.authtoken.models import Token
+
+from gis.exceptions import ApplicationError, Unauthorized, error_body
+from gis.roles import PUBLIC, Viewer, viewer_of
+from tiles.cache import CachedTile, LocalTileCache, parse_purge_payload
+from tiles.redis_cache import RedisTileCache
+from tiles.selectors import tile_address, tileset_for
+from tiles.triggers import CHANNEL
+
+log = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+TILE_PATH = re.compile(
+    r"^/tiles/(?P<layers>[^/]+)/(?P<z>[^/]+)/(?P<x>[^/]+)/(?P<y>[^/.]+)\.(?P<ext>mvt|pbf)$"
+)
+MVT = b"application/vnd.mapbox-vector-tile"
+TOKEN_TTL_S = 30.0
+DJANGO_DB_OPTIONS = frozenset({"isolation_level", "server_side_binding", "assume_role", "pool"})
+
+
+def conninfo() -> dict[str, Any]:
+    """Psycopg connection parameters of Django's default database (the test one under pytest)."""
+    db = connections["default"].settings_dict
+    params = {
+        "dbname": db["NAME"],
+        "user": db["USER"],
+        "password": db["PASSWORD"],
+        "host": db["HOST"],
+        "port": db["PORT"],
+    }
+    # libpq options such as sslmode ride in OPTIONS; Django's own keys there are not libpq's.
+    params.update(
+        {
+            k: v
+            for k, v in db.get("OPTIONS", {}).items()
+            if isinstance(v, str | int) and k not in DJANGO_DB_OPTIONS
+        }
+    )
+    return {k: v for k, v in params.items() if v not in (None, "")}
+
+
+class TileServer:
+    """Serves tiles itself and hands every other request to ``app`` (Django)."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+        self.local = LocalTileCache(settings.TILE_CACHE_MB * 2**20 if settings.TILE_CACHE else 0)
+        self.redis: RedisTileCache | None = None
+        self.pool: AsyncConnectionPool | None = None
+        self._started: asyncio.Lock | None = None
+        self._listener: asyncio.Task | None = None
+        self._tokens: dict[str, tuple[Viewer, float]] = {}
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        if self._started is None:
+            self._started = asyncio.Lock()
+        async with self._started:
+            if self.pool is not None:
+                return
+            params = conninfo()
+            pool = AsyncConnectionPool(
+                kwargs={**params, "autocommit": True},
+                min_size=1,
+                max_size=settings.TILE_POOL_SIZE,
+                open=False,
+                name="tiles",
+            )
+            await pool.open()
+            if settings.TILE_CACHE and settings.REDIS_URL:
+                self.redis = RedisTileCache(
+                    settings.REDIS_URL, prefix=f"citygis:{params['dbname']}:"
+                )
+                await self.redis.flush_on_start()
+            self._listener = asyncio.create_task(self._listen(params))
+            self.pool = pool
+
+    async def _stop(self) -> None:
+        if self._listener:
+            self._listener.cancel()
+        if self.pool:
+            await self.pool.close()
+            self.pool = None
+        if self.redis:
+            await self.redis.close()
+
+    async def _listen(self, params: dict[str, Any]) -> None:
+        """Purge the caches as the database announces changed rows (tiles/triggers.py)."""
+        while True:
+            try:
+                async with await AsyncConnection.connect(**params, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    async for notify in conn.notifies():
+                        await self.purge(notify.payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database went away: reconnect, and drop what we may have missed
+                log.exception("tile purge listener lost its connection; retrying")
+                self.local.clear()
+                await asyncio.sleep(1.0)
+
+    async def purge(self, payload: str) -> None:
+        try:
+            layer, boxes = parse_purge_payload(payload)
+        except ValueError:
+            log.warning("ignoring malformed purge payload %r", payload)
+            return
+        self.local.purge(layer, boxes)
+        if self.redis:
+            await self.redis.purge(layer, boxes)
+
+    # --- requests ----------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            return await self._lifespan(receive, send)
+        if scope["type"] == "http":
+            match = TILE_PATH.match(scope["path"])
+            if match and scope["method"] in ("GET", "HEAD"):
+                return await self._tile(scope, send, match)
+        return await self.app(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self._stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _tile(self, scope: Scope, send: Send, match: re.Match) -> None:
+        if self.pool is None:
+            await self._start()
+        headers = dict(scope["headers"])
+        try:
+            viewer = await self._viewer(headers.get(b"authorization", b""))
+            tileset = tileset_for(names=match["layers"], viewer=viewer)
+            tile = tile_address(match["z"], match["x"], match["y"])
+        except ApplicationError as exc:
+            return await _json(
+                send, exc.status, error_body(exc.message, code=exc.code, **exc.extra)
+            )
+        key = tileset.cache_key(tile)
+        cached = self.local.get(key)
+        if cached is None and self.redis is not None:
+            body = await self.redis.get(key)
+            if body is not None:
+                cached = CachedTile.of(body)
+                self.local.put(key, cached, epoch=self.local.epoch)
+        if cached is None:
+            epoch = self.local.epoch
+            cached = CachedTile.of(await self._render(tileset, tile))
+            if self.local.put(key, cached, epoch=epoch) and self.redis is not None:
+                await self.redis.put(key, cached.body)
+        await self._send_tile(send, scope, headers, cached, public=tileset.is_public)
+
+    async def _render(self, tileset, tile) -> bytes:
+        found = tileset.statement(tile)
+        if found is None:
+            return b""
+        statement, params = found
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(statement, params, binary=True)
+            row = await cursor.fetchone()
+        return bytes(row[0]) if row and row[0] else b""
+
+    async def _viewer(self, authorization: bytes) -> Viewer:
+        if not authorization:
+            return PUBLIC
+        scheme, _, key = authorization.decode("latin-1").partition(" ")
+        if scheme.lower() != "token" or not key.strip():
+            raise Unauthorized("Use 'Authorization: Token <key>'.")
+        key = key.strip()
+        known = self._tokens.get(key)
+        if known and known[1] > time.monotonic():
+            return known[0]
+        viewer = await sync_to_async(_viewer_for_token)(key)
+        if viewer is None:
+            raise Unauthorized("Invalid token.")
+        self._tokens[key] = (viewer, time.monotonic() + TOKEN_TTL_S)
+        return viewer
+
+    async def _send_tile(
+        self,
+        send: Send,
+        scope: Scope,
+        headers: dict[bytes, bytes],
+        tile: CachedTile,
+        *,
+        public: bool,
+    ) -> None:
+        etag = tile.etag.encode()
+        out = [
+            (b"etag", etag),
+            (
+                b"cache-control",
+                (
+                    f"public, max-age={settings.TILE_MAX_AGE}"
+                    if public
+                    else "private, max-age=0, must-revalidate"
+                ).encode(),
+            ),
+            (b"vary", b"Authorization, Accept-Encoding"),
+            (b"access-control-allow-origin", b"*"),
+        ]
+        if headers.get(b"if-none-match") == etag:
+            return await _respond(send, 304, out, b"")
+        if not tile.body:
+            return await _respond(send, 204, out, b"")
+        body = tile.body
+        if tile.gzipped is not None and b"gzip" in headers.get(b"accept-encoding", b""):
+            body = tile.gzipped
+            out.append((b"content-encoding", b"gzip"))
+        out.append((b"content-type", MVT))
+        await _respond(send, 200, out, b"" if scope["method"] == "HEAD" else body, length=len(body))
+
+
+def _viewer_for_token(key: str) -> Viewer | None:
+    row = (
+        Token.objects.filter(key=key)
+        .values_list(
+            "user__role",
+            "user__organisation_id",
+            "user_id",
+            "user__is_active",
+            "user__is_superuser",
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    role, organisation_id, user_id, is_active, is_superuser = row
+    return viewer_of(
+        role=role,
+        organisation_id=organisation_id,
+        user_id=user_id,
+        is_active=is_active,
+        is_superuser=is_superuser,
+    )
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    *,
+    length: int | None = None,
+) -> None:
+    headers = [*headers, (b"content-length", str(len(body) if length is None else length).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _json(send: Send, status: int, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    await _respond(send, status, [(b"content-type", b"application/json")], body)
