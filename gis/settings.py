@@ -95,6 +95,8 @@ DATABASES = {
         ),
         "CONN_MAX_AGE": int(os.environ.get("CONN_MAX_AGE", "60")),
         "CONN_HEALTH_CHECKS": True,
+        # Lets two test runs share a cluster (e.g. a benchmark beside the suite).
+        "TEST": {"NAME": os.environ.get("CITYGIS_TEST_DB", "test_citygis")},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -14,6 +14,9 @@ MAX_ZOOM = 22
 # Half the width of the EPSG:3857 square, in metres.
 MERCATOR_HALF = 20037508.342789244
 
+Bbox = tuple[float, float, float, float]
+"""(west, south, east, north) in degrees."""
+
 
 @dataclass(frozen=True, slots=True)
 class TileAddress:
@@ -48,9 +51,41 @@ def lonlat_to_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
     return min(max(int(x), 0), n - 1), min(max(int(y), 0), n - 1)
 
 
-def tiles_for_bbox(bbox: tuple[float, float, float, float], z: int) -> tuple[int, int, int, int]:
-    """Inclusive tile range (xmin, ymin, xmax, ymax) at zoom z covering a lon/lat bbox."""
+def tile_range(bbox: Bbox, z: int, *, margin: float = 0.0) -> tuple[int, int, int, int]:
+    """Inclusive tile range (xmin, ymin, xmax, ymax) at zoom z over a lon/lat bbox.
+
+    ``margin`` widens the box by that fraction of a tile on every side, in tile space where it
+    is exact: with the tile buffer's fraction, it gives every tile that draws part of the box.
+    """
     west, south, east, north = bbox
-    x0, y0 = lonlat_to_tile(west, north, z)
-    x1, y1 = lonlat_to_tile(east, south, z)
-    return x0, y0, x1, y1
+    left, top = fractional_tile(west, north, z)
+    right, bottom = fractional_tile(east, south, z)
+    last = 2**z - 1
+    return (
+        min(max(math.floor(left - margin), 0), last),
+        min(max(math.floor(top - margin), 0), last),
+        max(min(math.floor(right + margin), last), 0),
+        max(min(math.floor(bottom + margin), last), 0),
+    )
+
+
+def bbox_union(boxes: list[Bbox]) -> Bbox | None:
+    if not boxes:
+        return None
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+def parse_bbox(text: str) -> Bbox:
+    """Parse ``west,south,east,north`` in degrees; raises ValueError with the reason."""
+    try:
+        west, south, east, north = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError("takes west,south,east,north in degrees") from None
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise ValueError("must be west<east, south<north within lon/lat limits")
+    return west, south, east, north

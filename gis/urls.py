@@ -1,8 +1,8 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from gis.views import healthz
+from gis.views import healthz, not_found_json
 
 admin.site.site_header = "citygis administration"
 admin.site.site_title = "citygis"
@@ -12,4 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("tiles/", include("tiles.urls")),
+    # A malformed tile path gets a JSON 404 like the tile server's, not Django's HTML page.
+    re_path(r"^tiles/", not_found_json),
 ]

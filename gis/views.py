@@ -2,6 +2,8 @@ from django.db import connection
 from django.db.utils import Error as DatabaseError
 from django.http import HttpRequest, JsonResponse
 
+from gis.exceptions import error_body
+
 
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 with the database and PostGIS versions when all is up, 503 with the reason if not."""
@@ -13,4 +15,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"status": "error", "database": str(exc).strip()}, status=503)
     return JsonResponse(
         {"status": "ok", "database": pg_version, "postgis": postgis_version.split('"')[1]}
+    )
+
+
+def not_found_json(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(
+        error_body(f"No such resource: {request.path}", code="not_found"), status=404
     )

@@ -198,7 +198,8 @@ def manhole_records(metric: Metric) -> list[Record]:
             point = line.interpolate(min(i * MANHOLE_SPACING_M, line.length))
             records.append(
                 Record(
-                    source_id=f"mh-{segment.source}-{segment.source_id}-{i}",
+                    # Hashed: a segment's own key may be long, and source_id holds 64 characters.
+                    source_id=f"mh-{_key(segment.source, segment.source_id)}-{i}",
                     values={"kind": segment.kind, "segment": segment.pk},
                     geom=metric.to_lonlat(point),
                     label="derived manhole",
@@ -294,9 +295,18 @@ def layers_derive(*, report: ImportReport | None = None) -> ImportReport:
     }
     for layer, records in batches.items():
         spec = LAYERS[layer]
-        records_write(
-            spec=spec, source=SOURCE, records=records_validate(spec, records, report), report=report
+        ids = records_write(
+            spec=spec,
+            source=SOURCE,
+            records=records_validate(spec, records, report),
+            report=report,
         )
+        # Derived rows follow their inputs: what the inputs no longer give is removed.
+        stale, _ = spec.model.objects.filter(source=SOURCE).exclude(source_id__in=ids).delete()
+        if stale:
+            report.notes.append(
+                f"{layer}: removed {stale} derived rows their inputs no longer give"
+            )
     changed = route_stops_derive(metric)
     if changed:
         report.notes.append(f"stops matched by distance on {changed} bus routes")

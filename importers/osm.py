@@ -16,6 +16,7 @@ from django.contrib.gis.geos import GEOSGeometry, MultiLineString
 from shapely import box
 from shapely import wkb as shapely_wkb
 
+from gis.spatial import Bbox
 from importers.osm_mapping import (
     BUS_ROUTE_TAGS,
     STOP_ROLES,
@@ -24,8 +25,6 @@ from importers.osm_mapping import (
     rules_for,
 )
 from importers.records import Record, Rejection
-
-Bbox = tuple[float, float, float, float]
 
 
 @dataclass
@@ -37,17 +36,6 @@ class OsmExtract:
     """Bus route source_id → its stops' source_ids, in the relation's order."""
     failures: list[Rejection] = field(default_factory=list)
     objects_seen: int = 0
-
-
-def parse_bbox(text: str) -> Bbox:
-    """Parse ``west,south,east,north`` in degrees; raises ValueError with the reason."""
-    try:
-        west, south, east, north = (float(v) for v in text.split(","))
-    except ValueError:
-        raise ValueError("--bbox takes west,south,east,north in degrees") from None
-    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-        raise ValueError("--bbox must be west<east, south<north within lon/lat limits")
-    return west, south, east, north
 
 
 def read_osm(

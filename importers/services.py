@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import geopandas
+import pandas
 import pyogrio.errors
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.geos import GEOSGeometry
 from django.db import transaction
 
-from importers.osm import Bbox, read_osm
+from gis.spatial import Bbox
+from importers.osm import read_osm
 from importers.records import (
     ImportReport,
     Record,
@@ -156,13 +157,26 @@ def read_vector(path: Path, *, srid: int | None, layer_name: str | None = None):
     elif frame.crs is None:
         frame = frame.set_crs(4326)
     try:
-        return frame.to_crs(4326)
+        frame = frame.to_crs(4326)
     except Exception as exc:  # pyproj raises several kinds for unknown or broken CRSs
         raise ValueError(f"cannot reproject {path.name} from {frame.crs}: {exc}") from None
+    # The layers' columns are 2D: drop the heights GPS and CAD exports often carry.
+    return frame.set_geometry(frame.geometry.force_2d())
 
 
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    """Whether a cell is empty: pandas reads empty numbers as NaN and empty dates as NaT."""
+    return value is None or (pandas.api.types.is_scalar(value) and bool(pandas.isna(value)))
+
+
+def _row_key(value: Any) -> str | None:
+    """A row's id as text, or None when the cell is empty."""
+    if _missing(value):
+        return None
+    # pandas reads an integer column with gaps as floats: key row 7 as "7", not "7.0".
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
 
 
 def layer_import(
@@ -231,16 +245,16 @@ def layer_import(
             for name in org_fields:
                 if values[name] is not None:
                     values[name] = org_ids[str(values[name])]
-            key = row[id_column] if id_column else None
+            key = _row_key(row[id_column]) if id_column else None
             shape = row[frame.geometry.name]
             records.append(
                 Record(
-                    source_id=str(f"row-{position}" if _missing(key) else key),
+                    source_id=f"row-{position}" if key is None else key,
                     values=values,
                     geom=None
                     if shape is None or shape.is_empty
                     else GEOSGeometry(memoryview(shape.wkb), srid=4326),
-                    label=f"row {position}" + ("" if _missing(key) else f" (id {key})"),
+                    label=f"row {position}" + ("" if key is None else f" (id {key})"),
                 )
             )
         cleaned = records_validate(spec, records, report)

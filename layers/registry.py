@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.contrib.gis.db.models import GeometryField
 from django.db import models
 
 from gis.exceptions import Forbidden, NotFound, Unauthorized
@@ -34,6 +35,9 @@ class LayerSpec:
     """Model fields every role that sees the layer may see."""
     staff_properties: tuple[str, ...] = ()
     """Further fields only operators and planners see."""
+    tile_properties: tuple[str, ...] | None = None
+    """The subset of ``properties`` a map needs, when tiles should carry fewer (every column
+    costs encoding time in each tile); the object card and OGC still show all."""
     roles: frozenset[Role] = EVERYONE
     """Roles that may see the layer at all."""
     minzoom: int = 0
@@ -48,6 +52,10 @@ class LayerSpec:
     rows of its own organisation (its permits); other roles that see the layer see all rows."""
 
     @property
+    def geometry_field(self) -> GeometryField:
+        return next(f for f in self.model._meta.concrete_fields if isinstance(f, GeometryField))
+
+    @property
     def is_public(self) -> bool:
         return Role.PUBLIC in self.roles
 
@@ -56,6 +64,14 @@ class LayerSpec:
 
     def properties_for(self, viewer: Viewer) -> tuple[str, ...]:
         props = COMMON_PROPERTIES + self.properties
+        if viewer.is_staff_role:
+            props += self.staff_properties
+        return props
+
+    def tile_properties_for(self, viewer: Viewer) -> tuple[str, ...]:
+        if self.tile_properties is None:
+            return self.properties_for(viewer)
+        props = COMMON_PROPERTIES + self.tile_properties
         if viewer.is_staff_role:
             props += self.staff_properties
         return props
@@ -78,6 +94,8 @@ def _registry(specs: Iterable[LayerSpec]) -> dict[str, LayerSpec]:
             raise ValueError(f"layer {spec.name!r} registered twice")
         field_names = {f.name for f in spec.model._meta.get_fields()}
         unknown = set(spec.properties + spec.staff_properties) - field_names
+        if spec.tile_properties is not None:
+            unknown |= set(spec.tile_properties) - set(spec.properties)
         if unknown:
             raise ValueError(f"layer {spec.name!r}: unknown properties {sorted(unknown)}")
         registry[spec.name] = spec
@@ -103,6 +121,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
                 "height_m",
                 "year_built",
             ),
+            tile_properties=("street", "housenumber", "kind", "flats", "floors", "height_m"),
             minzoom=13,
             search_fields=("street", "housenumber", "name"),
             list_filter=("kind", "source"),

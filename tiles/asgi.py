@@ -10,6 +10,7 @@ Django. Layer resolution, role rules and the SQL are the same functions Django c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -106,6 +107,9 @@ class TileServer:
     async def _stop(self) -> None:
         if self._listener:
             self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
         if self.pool:
             await self.pool.close()
             self.pool = None
@@ -175,11 +179,11 @@ class TileServer:
         if cached is None and self.redis is not None:
             body = await self.redis.get(key)
             if body is not None:
-                cached = CachedTile.of(body)
+                cached = CachedTile(body)
                 self.local.put(key, cached, epoch=self.local.epoch)
         if cached is None:
             epoch = self.local.epoch
-            cached = CachedTile.of(await self._render(tileset, tile))
+            cached = CachedTile(await self._render(tileset, tile))
             if self.local.put(key, cached, epoch=epoch) and self.redis is not None:
                 await self.redis.put(key, cached.body)
         await self._send_tile(send, scope, headers, cached, public=tileset.is_public)
@@ -238,8 +242,8 @@ class TileServer:
         if not tile.body:
             return await _respond(send, 204, out, b"")
         body = tile.body
-        if tile.gzipped is not None and b"gzip" in headers.get(b"accept-encoding", b""):
-            body = tile.gzipped
+        if b"gzip" in headers.get(b"accept-encoding", b""):
+            body = tile.gzipped()
             out.append((b"content-encoding", b"gzip"))
         out.append((b"content-type", MVT))
         await _respond(send, 200, out, b"" if scope["method"] == "HEAD" else body, length=len(body))

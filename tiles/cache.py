@@ -13,27 +13,30 @@ import hashlib
 import math
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-from gis.spatial import fractional_tile
+from gis.spatial import Bbox as Box
+from gis.spatial import tile_range
 from tiles.sql import BUFFER, EXTENT
 
-Box = tuple[float, float, float, float]
 # Above this many tiles in a box at one zoom, purge scans the cached tiles of that zoom instead
 # of enumerating the box's tiles.
 ENUMERATE_LIMIT = 4096
 
 
-@dataclass(frozen=True, slots=True)
 class CachedTile:
-    body: bytes
-    etag: str
-    gzipped: bytes | None
+    """A rendered tile, its ETag, and its gzip form once a client has asked for it."""
 
-    @classmethod
-    def of(cls, body: bytes) -> CachedTile:
-        etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-        return cls(body=body, etag=etag, gzipped=gzip.compress(body, 6) if body else None)
+    __slots__ = ("body", "etag", "_gzipped")
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+        self._gzipped: bytes | None = None
+
+    def gzipped(self) -> bytes:
+        if self._gzipped is None:
+            self._gzipped = gzip.compress(self.body, 6)
+        return self._gzipped
 
 
 def key_layers(key: str) -> set[str]:
@@ -46,22 +49,8 @@ def key_tile(key: str) -> tuple[int, int, int]:
 
 
 def tile_ranges(box: Box, z: int) -> tuple[int, int, int, int]:
-    """Inclusive (xmin, ymin, xmax, ymax) of the tiles at zoom z whose buffered area meets box.
-
-    A feature within BUFFER/EXTENT of a tile's edge is drawn in the neighbour's buffer too, so
-    the box is widened by that fraction of a tile (in tile space, where it is exact).
-    """
-    west, south, east, north = box
-    pad = BUFFER / EXTENT
-    fx0, fy0 = fractional_tile(west, north, z)
-    fx1, fy1 = fractional_tile(east, south, z)
-    n = 2**z - 1
-    return (
-        max(math.floor(fx0 - pad), 0),
-        max(math.floor(fy0 - pad), 0),
-        min(math.floor(fx1 + pad), n),
-        min(math.floor(fy1 + pad), n),
-    )
+    """The tiles at zoom z that draw part of box (the buffer reaches into the neighbours)."""
+    return tile_range(box, z, margin=BUFFER / EXTENT)
 
 
 class LocalTileCache:
@@ -89,7 +78,8 @@ class LocalTileCache:
             return False
         self._discard(key)
         self._entries[key] = tile
-        self.size += len(tile.body) + len(tile.gzipped or b"")
+        # Counted with room for its gzip form, which it gains when a client asks for one.
+        self.size += len(tile.body) * 2
         z, x, y = key_tile(key)
         self._by_zoom[z].setdefault((x, y), set()).add(key)
         while self.size > self.max_bytes and self._entries:
@@ -100,7 +90,7 @@ class LocalTileCache:
         tile = self._entries.pop(key, None)
         if tile is None:
             return
-        self.size -= len(tile.body) + len(tile.gzipped or b"")
+        self.size -= len(tile.body) * 2
         z, x, y = key_tile(key)
         keys = self._by_zoom[z].get((x, y))
         if keys is not None:

@@ -86,15 +86,13 @@ class RedisTileCache:
         return purged
 
     async def flush_on_start(self) -> None:
-        """Empty this database's tiles once per server start.
+        """Empty this database's tiles when a worker starts.
 
-        Changes made while no server listened for them (an import with the service stopped)
-        must not be served stale.
+        Purges reach Redis only through listening workers: a change made while none listened
+        (an import with the service stopped) must not be served stale afterwards.
         """
-        if await self.client.set(f"{self.prefix}started", "1", nx=True, ex=30):
-            async for key in self.client.scan_iter(f"{self.prefix}*", count=1000):
-                if not key.endswith(b"started"):
-                    await self.client.delete(key)
+        async for key in self.client.scan_iter(f"{self.prefix}*", count=1000):
+            await self.client.delete(key)
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.conf import settings
+from django.contrib.gis.db.models import Extent
+from django.db import connection, models
 
 from gis.exceptions import ApplicationError, NotFound
 from gis.roles import Viewer
-from gis.spatial import MAX_ZOOM, TileAddress
-from layers.registry import LayerSpec, get_layer
+from gis.spatial import MAX_ZOOM, Bbox, TileAddress, bbox_union
+from layers.registry import LayerSpec, get_layer, layers_for
 from tiles.sql import SIMPLIFY_BELOW_ZOOM, tile_query
 
 MAX_LAYERS_PER_TILE = 16
+ATTRIBUTION = '<a href="https://www.openstreetmap.org/copyright">© OpenStreetMap contributors</a>'
+BOUNDS_TTL_S = 60.0
+_bounds: dict[str, tuple[float, Bbox | None]] = {}
+WORLD_BOUNDS = (-180.0, -85.0511, 180.0, 85.0511)
 
 
 class BadTileRequest(ApplicationError):
@@ -55,7 +63,7 @@ class TileSet:
             return None
         statement = tile_query(
             tuple(spec.name for spec in shown),
-            tuple(spec.properties_for(self.viewer) for spec in shown),
+            tuple(spec.tile_properties_for(self.viewer) for spec in shown),
             tuple(spec.is_scoped_for(self.viewer) for spec in shown),
             tile.z < SIMPLIFY_BELOW_ZOOM,
         )
@@ -102,3 +110,89 @@ def tile_render(*, tileset: TileSet, tile: TileAddress) -> bytes:
         cursor.execute(statement, params)
         row = cursor.fetchone()
     return bytes(row[0] or b"")
+
+
+# --- catalog and TileJSON --------------------------------------------------------------------
+
+
+def field_type(spec: LayerSpec, name: str) -> str:
+    """TileJSON's type of a property: Number, Boolean or String (a related object's name)."""
+    field = spec.model._meta.get_field(name)
+    if field.is_relation:
+        return "String"
+    if isinstance(field, models.GeneratedField):
+        field = field.output_field
+    if isinstance(field, models.IntegerField | models.FloatField | models.DecimalField):
+        return "Number"
+    return "Boolean" if isinstance(field, models.BooleanField) else "String"
+
+
+def layer_bounds(spec: LayerSpec) -> Bbox | None:
+    """The layer's data extent in lon/lat, recomputed at most once a minute."""
+    now = time.monotonic()
+    cached = _bounds.get(spec.name)
+    if cached is None or cached[0] < now:
+        extent = spec.model.objects.aggregate(extent=Extent(spec.geometry_field.name))["extent"]
+        cached = _bounds[spec.name] = (now + BOUNDS_TTL_S, extent)
+    return cached[1]
+
+
+def layers_extent(layers: Sequence[LayerSpec], viewer: Viewer) -> Bbox | None:
+    """The lon/lat box around the rows of the layers this viewer may see (None: no rows)."""
+    boxes = [
+        spec.queryset_for(viewer).aggregate(extent=Extent(spec.geometry_field.name))["extent"]
+        for spec in layers
+    ]
+    return bbox_union([b for b in boxes if b is not None])
+
+
+def vector_layer(spec: LayerSpec, viewer: Viewer) -> dict[str, Any]:
+    return {
+        "id": spec.name,
+        "description": spec.title,
+        "fields": {name: field_type(spec, name) for name in spec.tile_properties_for(viewer)},
+        "minzoom": spec.minzoom,
+        "maxzoom": spec.maxzoom,
+    }
+
+
+def layer_catalog(*, viewer: Viewer, base_url: str) -> list[dict[str, Any]]:
+    """The layers this viewer may see, with their fields, zooms, bounds and TileJSON URL."""
+    catalog = []
+    for spec in layers_for(viewer):
+        bounds = layer_bounds(spec)
+        catalog.append(
+            {
+                **vector_layer(spec, viewer),
+                "title": spec.title,
+                "geometry_type": spec.geometry_type,
+                "public": spec.is_public,
+                "bounds": list(bounds) if bounds else None,
+                "tilejson": f"{base_url}tiles/{spec.name}.json",
+            }
+        )
+    return catalog
+
+
+def tilejson_for(*, tileset: TileSet, tiles_url: str) -> dict[str, Any]:
+    """TileJSON 3.0.0 of a tile set for its viewer."""
+    bounds = list(bbox_union([b for b in map(layer_bounds, tileset.layers) if b]) or WORLD_BOUNDS)
+    lon, lat, zoom = settings.MAP_CENTER
+    if not (bounds[0] <= lon <= bounds[2] and bounds[1] <= lat <= bounds[3]):
+        lon, lat = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+    minzoom = min(s.minzoom for s in tileset.layers)
+    maxzoom = max(s.maxzoom for s in tileset.layers)
+    return {
+        "tilejson": "3.0.0",
+        "name": tileset.names,
+        "description": ", ".join(s.title for s in tileset.layers),
+        "version": "1.0.0",
+        "attribution": ATTRIBUTION,
+        "scheme": "xyz",
+        "tiles": [tiles_url],
+        "minzoom": minzoom,
+        "maxzoom": maxzoom,
+        "bounds": bounds,
+        "center": [lon, lat, max(minzoom, min(int(zoom), maxzoom))],
+        "vector_layers": [vector_layer(s, tileset.viewer) for s in tileset.layers],
+    }

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from django.contrib.gis.db.models import GeometryField
+from django.db import models
 from psycopg import sql
 
 from gis.spatial import STORAGE_SRID
@@ -42,6 +42,13 @@ def _property_columns(spec: LayerSpec, names: tuple[str, ...]) -> list[sql.Compo
                     name=sql.Identifier(name),
                 )
             )
+        elif isinstance(field, models.CharField | models.TextField):
+            # An empty string says nothing; as NULL, ST_AsMVT leaves the property out.
+            columns.append(
+                sql.SQL("NULLIF(t.{}, '') AS {}").format(
+                    sql.Identifier(field.column), sql.Identifier(name)
+                )
+            )
         else:
             columns.append(
                 sql.SQL("t.{} AS {}").format(sql.Identifier(field.column), sql.Identifier(name))
@@ -49,15 +56,11 @@ def _property_columns(spec: LayerSpec, names: tuple[str, ...]) -> list[sql.Compo
     return columns
 
 
-def _geom_column(spec: LayerSpec) -> str:
-    return next(f.column for f in spec.model._meta.concrete_fields if isinstance(f, GeometryField))
-
-
 def layer_select(
     spec: LayerSpec, properties: tuple[str, ...], *, scoped: bool, simplify: bool
 ) -> sql.Composed:
     """The sub-select that yields one MVT layer (NULL when no feature falls in the tile)."""
-    geom = sql.Identifier(_geom_column(spec))
+    geom = sql.Identifier(spec.geometry_field.column)
     projected = sql.SQL("ST_Transform(t.{}, 3857)").format(geom)
     if simplify and spec.geometry_type not in ("Point", "MultiPoint"):
         # Half a pixel of the 4096 grid at this zoom, in metres; points pass through unchanged.

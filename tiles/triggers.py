@@ -8,7 +8,6 @@ notification is delivered when the transaction commits, and never for one rolled
 
 from __future__ import annotations
 
-from django.contrib.gis.db.models import GeometryField
 from django.db import connection
 from psycopg import sql
 
@@ -48,8 +47,7 @@ def install_purge_triggers(**_kwargs) -> None:
     """(Re)create the trigger function and one row trigger per registry layer; idempotent."""
     statements: list[sql.Composable] = [sql.SQL(FUNCTION)]
     for spec in LAYERS.values():
-        geom = next(f for f in spec.model._meta.concrete_fields if isinstance(f, GeometryField))
-        if geom.column != "geom":
+        if spec.geometry_field.column != "geom":
             raise ValueError(f"layer {spec.name}: the purge trigger expects its column 'geom'")
         table = sql.Identifier(spec.model._meta.db_table)
         statements += [

@@ -4,8 +4,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from gis.spatial import parse_bbox
 from importers.commands import ImportCommandMixin
-from importers.osm import parse_bbox
 from importers.services import osm_import
 
 
@@ -22,7 +22,7 @@ class Command(ImportCommandMixin, BaseCommand):
         try:
             bbox = parse_bbox(opts["bbox"]) if opts["bbox"] else None
         except ValueError as exc:
-            raise CommandError(str(exc)) from exc
+            raise CommandError(f"--bbox {exc}") from exc
         path: Path = opts["file"]
         if not path.is_file():
             raise CommandError(f"no such file: {path}")
