@@ -3,11 +3,13 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from gis.views import healthz, not_found_json
+from tiles.views import map_page
 
 admin.site.site_header = "citygis administration"
 admin.site.site_title = "citygis"
 
 urlpatterns = [
+    path("", map_page, name="map"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

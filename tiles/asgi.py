@@ -29,7 +29,7 @@ from gis.exceptions import ApplicationError, Unauthorized, error_body
 from gis.roles import PUBLIC, Viewer, viewer_of
 from tiles.cache import CachedTile, LocalTileCache, parse_purge_payload
 from tiles.redis_cache import RedisTileCache
-from tiles.selectors import tile_address, tileset_for
+from tiles.selectors import TileSet, tile_address, tileset_for
 from tiles.triggers import CHANNEL
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ TILE_PATH = re.compile(
 )
 MVT = b"application/vnd.mapbox-vector-tile"
 TOKEN_TTL_S = 30.0
+MAX_TILESETS = 4096
 DJANGO_DB_OPTIONS = frozenset({"isolation_level", "server_side_binding", "assume_role", "pool"})
 
 
@@ -78,6 +79,8 @@ class TileServer:
         self._started: asyncio.Lock | None = None
         self._listener: asyncio.Task | None = None
         self._tokens: dict[str, tuple[Viewer, float]] = {}
+        # Resolved layer lists per viewer: the registry is fixed for the process's life.
+        self._tilesets: dict[tuple[str, Viewer], TileSet] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -168,7 +171,12 @@ class TileServer:
         headers = dict(scope["headers"])
         try:
             viewer = await self._viewer(headers.get(b"authorization", b""))
-            tileset = tileset_for(names=match["layers"], viewer=viewer)
+            tileset = self._tilesets.get((match["layers"], viewer))
+            if tileset is None:
+                tileset = tileset_for(names=match["layers"], viewer=viewer)
+                if len(self._tilesets) > MAX_TILESETS:
+                    self._tilesets.clear()
+                self._tilesets[(match["layers"], viewer)] = tileset
             tile = tile_address(match["z"], match["x"], match["y"])
         except ApplicationError as exc:
             return await _json(

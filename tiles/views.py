@@ -1,8 +1,11 @@
-"""Django views of tiles/: raster PNG tiles (vector tiles are served by tiles.asgi)."""
+"""Django views of tiles/: the map page and raster PNG tiles (vector tiles: tiles.asgi)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
 from django.utils.http import parse_etags
 from django.views.decorators.http import require_safe
 
@@ -38,3 +41,16 @@ def raster_tile(request: HttpRequest, name: str, z: int, x: int, y: int) -> Http
     if png is None:
         return HttpResponse(status=204, headers=headers)
     return HttpResponse(png, content_type="image/png", headers=headers)
+
+
+@require_safe
+def map_page(request: HttpRequest) -> HttpResponse:
+    """GET /: the full-window MapLibre map; its style is built in the browser from /tiles/."""
+    lon, lat, zoom = settings.MAP_CENTER
+    config = {
+        "center": [lon, lat],
+        "zoom": zoom,
+        "city": settings.DEMO_CITY_NAME,
+        "catalogUrl": reverse("tiles-catalog"),
+    }
+    return render(request, "map.html", {"config": config, "city": settings.DEMO_CITY_NAME})
