@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -49,6 +51,14 @@ def error_body(message: str, *, code: str, **extra: Any) -> dict[str, Any]:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF handler: domain and validation errors become ``{"error": {...}}`` bodies."""
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body(
+                f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes.",
+                code="too_large",
+            ),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.message, code=exc.code, **exc.extra), status=exc.status)
     if isinstance(exc, DjangoValidationError):

@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/", include("layers.urls")),
     path("tiles/", include("tiles.urls")),
     # A malformed tile path gets a JSON 404 like the tile server's, not Django's HTML page.
     re_path(r"^tiles/", not_found_json),

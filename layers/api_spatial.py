@@ -1,0 +1,146 @@
+"""The object card and the spatial queries: thin views over layers.selectors."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gis.roles import viewer_for
+from layers.selectors import (
+    MAX_BUFFER_M,
+    MAX_RADIUS_M,
+    MAX_RESULTS,
+    BadQuery,
+    area_from_geojson,
+    object_card,
+    objects_along,
+    objects_nearby,
+    objects_within,
+)
+
+
+class LayerListField(serializers.CharField):
+    """A comma list of layer names: ``buildings,yards``."""
+
+    def to_internal_value(self, data):
+        names = [n.strip() for n in super().to_internal_value(data).split(",") if n.strip()]
+        if not names:
+            raise serializers.ValidationError("Name at least one layer.")
+        return names
+
+
+def _query(serializer_class: type[serializers.Serializer], request: Request) -> dict:
+    serializer = serializer_class(data=request.query_params)
+    if not serializer.is_valid():
+        raise BadQuery("Invalid query parameters.", extra={"fields": serializer.errors})
+    return serializer.validated_data
+
+
+class NearbyQuery(serializers.Serializer):
+    lon = serializers.FloatField(min_value=-180, max_value=180)
+    lat = serializers.FloatField(min_value=-90, max_value=90)
+    radius = serializers.FloatField(
+        default=100, min_value=0.1, max_value=MAX_RADIUS_M, help_text="metres"
+    )
+    layers = LayerListField(required=False, help_text="comma list; default: every visible layer")
+    limit = serializers.IntegerField(default=20, min_value=1, max_value=MAX_RESULTS)
+
+
+class AlongQuery(serializers.Serializer):
+    layer = serializers.CharField(help_text="a line layer, e.g. snowplough_routes")
+    id = serializers.IntegerField(min_value=1)
+    buffer = serializers.FloatField(
+        default=30, min_value=0.1, max_value=MAX_BUFFER_M, help_text="metres"
+    )
+    layers = LayerListField(required=False, help_text="comma list; default: every visible layer")
+    limit = serializers.IntegerField(default=200, min_value=1, max_value=MAX_RESULTS)
+
+
+class WithinQuery(serializers.Serializer):
+    layers = LayerListField(required=False, help_text="comma list; default: every visible layer")
+    limit = serializers.IntegerField(default=100, min_value=1, max_value=MAX_RESULTS)
+
+
+FEATURES = OpenApiResponse(OpenApiTypes.OBJECT, description="GeoJSON features")
+ERRORS = {
+    400: OpenApiResponse(description="invalid input, with the reason"),
+    401: OpenApiResponse(description="a restricted layer without a token"),
+    403: OpenApiResponse(description="a layer the role may not see"),
+    404: OpenApiResponse(description="unknown layer or object"),
+}
+
+
+class ObjectCardApi(APIView):
+    @extend_schema(
+        summary="An object's card: its attributes and what lies around it",
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT), **ERRORS},
+        tags=["lookup"],
+    )
+    def get(self, request: Request, layer: str, pk: int) -> Response:
+        return Response(object_card(layer=layer, pk=pk, viewer=viewer_for(request.user)))
+
+
+class NearbyApi(APIView):
+    @extend_schema(
+        summary="Objects nearest a point, within a radius (geodesic metres)",
+        parameters=[NearbyQuery],
+        responses={200: FEATURES, **ERRORS},
+        tags=["lookup"],
+    )
+    def get(self, request: Request) -> Response:
+        q = _query(NearbyQuery, request)
+        features = objects_nearby(
+            lon=q["lon"],
+            lat=q["lat"],
+            radius_m=q["radius"],
+            layers=q.get("layers"),
+            limit=q["limit"],
+            viewer=viewer_for(request.user),
+        )
+        return Response({"type": "FeatureCollection", "features": features})
+
+
+class WithinApi(APIView):
+    @extend_schema(
+        summary="Objects inside a GeoJSON polygon: counts and features per layer",
+        parameters=[WithinQuery],
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT), **ERRORS},
+        tags=["lookup"],
+    )
+    def post(self, request: Request) -> Response:
+        q = _query(WithinQuery, request)
+        area = area_from_geojson(request.data)
+        return Response(
+            objects_within(
+                area=area,
+                layers=q.get("layers"),
+                limit=q["limit"],
+                viewer=viewer_for(request.user),
+            )
+        )
+
+
+class AlongApi(APIView):
+    @extend_schema(
+        summary="Objects along a line object (which houses a snowplough route serves)",
+        parameters=[AlongQuery],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT), **ERRORS},
+        tags=["lookup"],
+    )
+    def get(self, request: Request) -> Response:
+        q = _query(AlongQuery, request)
+        return Response(
+            objects_along(
+                layer=q["layer"],
+                pk=q["id"],
+                buffer_m=q["buffer"],
+                layers=q.get("layers"),
+                limit=q["limit"],
+                viewer=viewer_for(request.user),
+            )
+        )

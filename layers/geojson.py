@@ -1,0 +1,56 @@
+"""GeoJSON features of layer objects, with only the properties the viewer's role may see.
+
+The object card, OGC API Features and search all shape objects here, so a property a role may
+not see can never leak through one of them and not the others.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+
+from gis.roles import Viewer
+from layers.registry import LayerSpec
+
+
+def property_value(obj: models.Model, spec: LayerSpec, name: str) -> Any:
+    """A property as JSON: dates as ISO strings, a related object as its name (as on tiles)."""
+    field = spec.model._meta.get_field(name)
+    if field.is_relation:
+        related = getattr(obj, name)
+        return None if related is None else getattr(related, "name", str(related))
+    value = getattr(obj, name)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def related_fields(spec: LayerSpec, viewer: Viewer) -> list[str]:
+    """Foreign keys among the viewer's properties: what a queryset should select_related."""
+    return [
+        name for name in spec.properties_for(viewer) if spec.model._meta.get_field(name).is_relation
+    ]
+
+
+def feature(
+    spec: LayerSpec, obj: models.Model, viewer: Viewer, *, properties: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """A GeoJSON Feature; ``properties`` narrows the viewer's properties further (never widens)."""
+    allowed = spec.properties_for(viewer)
+    names = allowed if properties is None else tuple(p for p in properties if p in allowed)
+    geom = getattr(obj, spec.geometry_field.name)
+    return {
+        "type": "Feature",
+        "id": obj.pk,
+        "geometry": json.loads(geom.geojson) if geom is not None else None,
+        "properties": {
+            "layer": spec.name,
+            **{name: property_value(obj, spec, name) for name in names},
+        },
+    }

@@ -1,0 +1,324 @@
+"""Reading the city by space: an object's card, what is near a point, inside an area, along a route.
+
+Every function takes the viewer and goes through the registry (``get_layer``, ``queryset_for``,
+``properties_for`` via layers.geojson), so a role sees here exactly what it sees on tiles.
+
+Distances are geodesic metres (``::geography``). The index does the first cut: a ``&&`` against a
+box grown by the radius in degrees (generous toward the poles), then the exact distance decides.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import shapely
+from django.contrib.gis.db.models.functions import GeoFunc, GeometryDistance
+from django.contrib.gis.geos import GEOSException, GEOSGeometry, Point
+from django.db import models
+from django.db.models import FloatField
+from pyproj import Geod
+
+from gis.exceptions import ApplicationError, NotFound
+from gis.roles import Viewer
+from layers.geojson import feature, related_fields
+from layers.registry import LAYERS, LayerSpec, get_layer, layers_for
+
+METRES_PER_DEGREE = 111_320.0
+MAX_RADIUS_M = 5_000.0
+MAX_RESULTS = 500
+MAX_WITHIN_VERTICES = 10_000
+MAX_WITHIN_AREA_M2 = 25_000_000.0  # 25 km²: a district, not the whole city at once
+MAX_BUFFER_M = 500.0
+WGS84 = Geod(ellps="WGS84")
+
+
+class BadQuery(ApplicationError):
+    code = "bad_query"
+
+
+class GeodesicDistance(GeoFunc):
+    """ST_Distance of the two geometries cast to geography: metres on the spheroid."""
+
+    function = "ST_Distance"
+    geom_param_pos = (0, 1)
+    arg_joiner = "::geography, "
+    template = "%(function)s(%(expressions)s::geography)"
+    output_field = FloatField()
+
+
+def degrees_for(metres: float, lat: float) -> float:
+    """A radius in degrees that covers ``metres`` in every direction at this latitude."""
+    shrink = max(math.cos(math.radians(min(abs(lat), 89.0))), 0.01)
+    return metres / METRES_PER_DEGREE / shrink
+
+
+# --- shaping results -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    spec: LayerSpec
+    obj: models.Model
+    distance_m: float | None
+
+
+def hit_json(hit: Hit, viewer: Viewer, *, geometry: bool = True) -> dict[str, Any]:
+    """A found object as a Feature; without its geometry, a point on it stands in."""
+    item = feature(hit.spec, hit.obj, viewer)
+    if not geometry:
+        point = getattr(hit.obj, hit.spec.geometry_field.name).point_on_surface
+        item["geometry"] = {"type": "Point", "coordinates": [point.x, point.y]}
+    item["properties"]["label"] = str(hit.obj)
+    if hit.distance_m is not None:
+        item["properties"]["distance_m"] = round(hit.distance_m, 1)
+    return item
+
+
+def _visible(viewer: Viewer, names: Iterable[str] | None) -> list[LayerSpec]:
+    """The layers asked for (or all the viewer may see): 401/403/404 for the ones it may not."""
+    if names is None:
+        return layers_for(viewer)
+    return [get_layer(name, viewer) for name in names]
+
+
+def _near(spec: LayerSpec, viewer: Viewer, geom: GEOSGeometry, metres: float) -> models.QuerySet:
+    """Rows within ``metres`` of ``geom`` (geodesic), nearest first, with ``distance_m``."""
+    column = spec.geometry_field.name
+    lat = geom.centroid.y
+    qs = (
+        spec.queryset_for(viewer)
+        .select_related(*related_fields(spec, viewer))
+        .filter(**{f"{column}__dwithin": (geom, degrees_for(metres, lat))})
+        .annotate(distance_m=GeodesicDistance(column, geom))
+        .filter(distance_m__lte=metres)
+    )
+    return qs.order_by("distance_m", "pk")
+
+
+# --- the object card -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """What the card shows next to an object: rows of ``layer`` within ``metres`` of it."""
+
+    layer: str
+    metres: float
+    title: str
+    limit: int = 20
+    same_street: bool = False
+    """Keep rows named like the object's street (a snowplough route serving it)."""
+
+
+# The card's relations per layer; "*" applies to every layer. Order is the order shown.
+CARD_RELATIONS: dict[str, tuple[Relation, ...]] = {
+    "buildings": (
+        Relation("yards", 40, "Yard"),
+        Relation("playgrounds", 150, "Playgrounds nearby"),
+        Relation("sports_fields", 150, "Sports fields nearby"),
+        Relation("networks", 15, "Networks under and beside it"),
+        Relation("manholes", 25, "Manholes beside it"),
+        Relation("snowplough_routes", 60, "Snowplough route serving its street", 3, True),
+    ),
+    "yards": (
+        Relation("buildings", 25, "Buildings around it", 50),
+        Relation("playgrounds", 0, "Playgrounds in it"),
+        Relation("sports_fields", 0, "Sports fields in it"),
+        Relation("networks", 0, "Networks crossing it"),
+        Relation("manholes", 0, "Manholes in it", 50),
+    ),
+    "playgrounds": (Relation("yards", 10, "Yard"), Relation("buildings", 60, "Buildings nearby")),
+    "sports_fields": (Relation("yards", 10, "Yard"), Relation("buildings", 60, "Buildings nearby")),
+    "networks": (
+        Relation("manholes", 5, "Manholes on it", 50),
+        Relation("yards", 0, "Yards it crosses"),
+        Relation("buildings", 10, "Buildings beside it", 50),
+    ),
+    "manholes": (Relation("networks", 5, "Network"), Relation("yards", 0, "Yard")),
+    "*": (
+        Relation("bus_stops", 300, "Bus stops within 300 m", 10),
+        Relation("bus_routes", 300, "Bus routes within 300 m", 30),
+    ),
+}
+
+
+def _street_matches(obj: models.Model, hits: list[Hit]) -> list[Hit]:
+    street = (getattr(obj, "street", "") or "").strip().lower()
+    if not street:
+        return hits[:1]
+    named = [h for h in hits if getattr(h.obj, "name", "").strip().lower() == street]
+    return named or hits[:1]
+
+
+def object_card(*, layer: str, pk: int, viewer: Viewer) -> dict[str, Any]:
+    """An object's attributes for this viewer, and what lies around it that an operator needs."""
+    spec = get_layer(layer, viewer)
+    rows = spec.queryset_for(viewer).select_related(*related_fields(spec, viewer))
+    obj = rows.filter(pk=pk).first()
+    if obj is None:
+        raise NotFound(f"No {spec.name} object {pk}.")
+    geom = getattr(obj, spec.geometry_field.name)
+    related: dict[str, dict[str, Any]] = {}
+    for relation in CARD_RELATIONS.get(spec.name, ()) + CARD_RELATIONS["*"]:
+        other = LAYERS[relation.layer]
+        if not other.visible_to(viewer):
+            continue
+        rows = _near(other, viewer, geom, relation.metres)
+        if other is spec:
+            rows = rows.exclude(pk=obj.pk)
+        hits = [Hit(other, row, row.distance_m) for row in rows[: relation.limit * 3]]
+        if relation.same_street:
+            hits = _street_matches(obj, hits)
+        related[relation.layer] = {
+            "title": relation.title,
+            "within_m": relation.metres,
+            # Related objects travel as points: a bus route's whole line has no place on a card.
+            "features": [hit_json(h, viewer, geometry=False) for h in hits[: relation.limit]],
+        }
+    return {
+        "layer": spec.name,
+        "title": spec.title,
+        "feature": feature(spec, obj, viewer),
+        "label": str(obj),
+        "related": related,
+    }
+
+
+# --- nearby, within, along -------------------------------------------------------------------
+
+
+def objects_nearby(
+    *,
+    lon: float,
+    lat: float,
+    radius_m: float,
+    viewer: Viewer,
+    layers: list[str] | None = None,
+    limit: int = 20,
+) -> list[dict[str, Any]]:
+    """The objects nearest a point within a radius, nearest first (KNN ``<->`` per layer)."""
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise BadQuery("lon must be within -180…180 and lat within -90…90.")
+    if not 0 < radius_m <= MAX_RADIUS_M:
+        raise BadQuery(f"radius must be more than 0 and at most {MAX_RADIUS_M:g} m.")
+    if not 1 <= limit <= MAX_RESULTS:
+        raise BadQuery(f"limit must be between 1 and {MAX_RESULTS}.")
+    point = Point(lon, lat, srid=4326)
+    hits: list[Hit] = []
+    for spec in _visible(viewer, layers):
+        column = spec.geometry_field.name
+        rows = (
+            spec.queryset_for(viewer)
+            .select_related(*related_fields(spec, viewer))
+            .filter(**{f"{column}__dwithin": (point, degrees_for(radius_m, lat))})
+            # KNN on the GiST index picks the candidates; the geodesic distance orders them.
+            .order_by(GeometryDistance(column, point))
+            .annotate(distance_m=GeodesicDistance(column, point))[: limit * 2]
+        )
+        hits += [Hit(spec, row, row.distance_m) for row in rows if row.distance_m <= radius_m]
+    hits.sort(key=lambda h: (h.distance_m, h.spec.name, h.obj.pk))
+    return [hit_json(h, viewer) for h in hits[:limit]]
+
+
+def area_from_geojson(data: Any) -> GEOSGeometry:
+    """A search area from GeoJSON (a geometry, a Feature, or a one-feature collection).
+
+    400 with the reason when it is not a valid lon/lat polygon of sensible size.
+    """
+    if isinstance(data, dict) and data.get("type") == "FeatureCollection":
+        features = data.get("features") or []
+        if len(features) != 1:
+            raise BadQuery("Send one polygon: a geometry, a Feature, or a collection of one.")
+        data = features[0]
+    if isinstance(data, dict) and data.get("type") == "Feature":
+        data = data.get("geometry")
+    if not isinstance(data, dict) or data.get("type") not in ("Polygon", "MultiPolygon"):
+        raise BadQuery("The area must be a GeoJSON Polygon or MultiPolygon.")
+    try:
+        area = GEOSGeometry(json.dumps(data))
+    except (GEOSException, ValueError, TypeError) as exc:
+        raise BadQuery(f"Not readable GeoJSON: {exc}") from None
+    area.srid = 4326  # RFC 7946: GeoJSON is always WGS 84 lon/lat
+    if area.num_coords > MAX_WITHIN_VERTICES:
+        raise BadQuery(
+            f"The polygon has {area.num_coords} vertices; at most {MAX_WITHIN_VERTICES}."
+        )
+    xmin, ymin, xmax, ymax = area.extent
+    if xmin < -180 or xmax > 180 or ymin < -90 or ymax > 90:
+        raise BadQuery("Coordinates must be lon/lat (EPSG:4326), as GeoJSON requires.")
+    if not area.valid:
+        raise BadQuery(f"The polygon is not valid: {area.valid_reason}.")
+    return area
+
+
+def objects_within(
+    *, area: GEOSGeometry, viewer: Viewer, layers: list[str] | None = None, limit: int = 100
+) -> dict[str, Any]:
+    """Per layer: how many objects intersect the area, and the first ``limit`` of them."""
+    if not 1 <= limit <= MAX_RESULTS:
+        raise BadQuery(f"limit must be between 1 and {MAX_RESULTS}.")
+    area_m2 = _area_m2(area)
+    if area_m2 > MAX_WITHIN_AREA_M2:
+        raise BadQuery(
+            f"The area is {area_m2 / 1e6:.1f} km²; at most {MAX_WITHIN_AREA_M2 / 1e6:g} km²."
+        )
+    result: dict[str, Any] = {"area_m2": round(area_m2, 1), "layers": {}}
+    for spec in _visible(viewer, layers):
+        rows = (
+            spec.queryset_for(viewer)
+            .select_related(*related_fields(spec, viewer))
+            .filter(**{f"{spec.geometry_field.name}__intersects": area})
+            .order_by("pk")
+        )
+        result["layers"][spec.name] = {
+            "count": rows.count(),
+            "features": [feature(spec, row, viewer) for row in rows[:limit]],
+        }
+    return result
+
+
+def _area_m2(area: GEOSGeometry) -> float:
+    """Geodesic area on the WGS 84 ellipsoid."""
+    area_m2, _ = WGS84.geometry_area_perimeter(shapely.from_wkb(bytes(area.wkb)))
+    return abs(area_m2)
+
+
+def objects_along(
+    *,
+    layer: str,
+    pk: int,
+    buffer_m: float,
+    viewer: Viewer,
+    layers: list[str] | None = None,
+    limit: int = 200,
+) -> dict[str, Any]:
+    """Objects within ``buffer_m`` of a line object (which houses a snowplough route serves)."""
+    spec = get_layer(layer, viewer)
+    if "Line" not in spec.geometry_type:
+        raise BadQuery(f"'along' needs a line layer; {layer!r} is {spec.geometry_type}.")
+    if not 0 < buffer_m <= MAX_BUFFER_M:
+        raise BadQuery(f"buffer must be more than 0 and at most {MAX_BUFFER_M:g} m.")
+    if not 1 <= limit <= MAX_RESULTS:
+        raise BadQuery(f"limit must be between 1 and {MAX_RESULTS}.")
+    route = spec.queryset_for(viewer).filter(pk=pk).first()
+    if route is None:
+        raise NotFound(f"No {spec.name} object {pk}.")
+    line = getattr(route, spec.geometry_field.name)
+    result: dict[str, Any] = {
+        "route": feature(spec, route, viewer),
+        "buffer_m": buffer_m,
+        "layers": {},
+    }
+    for other in _visible(viewer, layers):
+        rows = _near(other, viewer, line, buffer_m)
+        if other is spec:
+            rows = rows.exclude(pk=route.pk)
+        result["layers"][other.name] = {
+            "count": rows.count(),
+            "features": [hit_json(Hit(other, r, r.distance_m), viewer) for r in rows[:limit]],
+        }
+    return result

@@ -1,0 +1,12 @@
+"""The lookup API under /api/."""
+
+from django.urls import path
+
+from layers.api_spatial import AlongApi, NearbyApi, ObjectCardApi, WithinApi
+
+urlpatterns = [
+    path("objects/<str:layer>/<int:pk>", ObjectCardApi.as_view(), name="object-card"),
+    path("nearby", NearbyApi.as_view(), name="nearby"),
+    path("within", WithinApi.as_view(), name="within"),
+    path("along", AlongApi.as_view(), name="along"),
+]
