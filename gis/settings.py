@@ -49,7 +49,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "gis.apps.GisCoreConfig",
     "layers",
-    "orders",
+    "orders.appeals",
+    "orders.permits",
     "tiles",
     "importers",
 ]
@@ -109,6 +110,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "gis" / "static", ("vendor", VAR_DIR / "vendor")]
+# WhiteNoise indexes the finders' files at start-up too, not only STATIC_ROOT: the map's JS and CSS
+# are served from the checkout even before a collectstatic (the browser tests rely on it);
+# scripts/run.sh still collects into STATIC_ROOT.
+WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "media/"
 
@@ -145,6 +150,20 @@ DEMO_OSM_FILE = Path(
 DEMO_CITY_NAME = os.environ.get("DEMO_CITY_NAME", "Baltimore")
 # Where maps open (lon, lat, zoom): the demo city's centre unless configured.
 MAP_CENTER = tuple(float(v) for v in os.environ.get("MAP_CENTER", "-76.5750,39.2850,14").split(","))
+
+# E-mail: files under var/mail unless an SMTP host is configured (claims, department reports).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", True)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = Path(os.environ.get("EMAIL_FILE_PATH", VAR_DIR / "mail"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "citygis <noreply@citygis.invalid>")
+EMAIL_TIMEOUT = 30
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 

@@ -14,6 +14,12 @@ class LayerAdmin(GISModelAdmin):
     list_per_page = 50
     show_full_result_count = False
 
+    def save_model(self, request, obj, form, change) -> None:
+        # The search keys are derived from the address and name fields, as on import.
+        if hasattr(obj, "refresh_search_key"):
+            obj.refresh_search_key()
+        super().save_model(request, obj, form, change)
+
 
 class BusRouteStopInline(admin.TabularInline):
     model = BusRouteStop
@@ -28,8 +34,8 @@ for spec in LAYERS.values():
     )
     columns = tuple(p for p in spec.properties if p not in fk_fields)[:5]
     attrs = {
-        "list_display": ("id", *columns, "source"),
-        "search_fields": spec.search_fields + ("source_id",),
+        "list_display": ("id", *columns, *spec.common_properties),
+        "search_fields": spec.search_fields + (("source_id",) if spec.common_properties else ()),
         "list_filter": spec.list_filter,
         "raw_id_fields": fk_fields,
         "__module__": __name__,

@@ -15,9 +15,12 @@ from django.db import models
 from gis.exceptions import Forbidden, NotFound, Unauthorized
 from gis.roles import Role, Viewer
 from layers import models as m
+from orders.appeals.models import Appeal
+from orders.permits.models import Permit
 
 EVERYONE = frozenset(Role)
 STAFF = frozenset({Role.OPERATOR, Role.PLANNER})
+STAFF_AND_CONTRACTORS = STAFF | {Role.CONTRACTOR}
 
 # Every layer shows where its rows come from: derived data must never pass for surveyed data.
 COMMON_PROPERTIES = ("source",)
@@ -62,8 +65,12 @@ class LayerSpec:
     def visible_to(self, viewer: Viewer) -> bool:
         return viewer.role in self.roles
 
+    @property
+    def common_properties(self) -> tuple[str, ...]:
+        return tuple(p for p in COMMON_PROPERTIES if hasattr(self.model, p))
+
     def properties_for(self, viewer: Viewer) -> tuple[str, ...]:
-        props = COMMON_PROPERTIES + self.properties
+        props = self.common_properties + self.properties
         if viewer.is_staff_role:
             props += self.staff_properties
         return props
@@ -71,7 +78,7 @@ class LayerSpec:
     def tile_properties_for(self, viewer: Viewer) -> tuple[str, ...]:
         if self.tile_properties is None:
             return self.properties_for(viewer)
-        props = COMMON_PROPERTIES + self.tile_properties
+        props = self.common_properties + self.tile_properties
         if viewer.is_staff_role:
             props += self.staff_properties
         return props
@@ -240,6 +247,53 @@ LAYERS: dict[str, LayerSpec] = _registry(
             minzoom=8,
             search_fields=("name",),
             list_filter=("kind",),
+        ),
+        LayerSpec(
+            name="appeals",
+            title="Appeals",
+            model=Appeal,
+            geometry_type="Point",
+            # Never a resident's name, phone or e-mail: not even staff see those on a map.
+            properties=("number", "category", "status", "organisation", "received_at"),
+            staff_properties=(
+                "channel",
+                "text",
+                "address",
+                "priority",
+                "sla_due",
+                "linked_layer",
+                "linked_id",
+                "needs_attention",
+            ),
+            tile_properties=("number", "category", "status", "received_at"),
+            minzoom=11,
+            search_fields=("number", "address"),
+            list_filter=("status", "channel"),
+            datetime_field="received_at",
+        ),
+        LayerSpec(
+            name="permits",
+            title="Excavation permits",
+            model=Permit,
+            geometry_type="Polygon",
+            properties=(
+                "number",
+                "purpose",
+                "contractor",
+                "address",
+                "network_kind",
+                "issued_on",
+                "planned_start",
+                "deadline",
+                "status",
+            ),
+            staff_properties=("responsible_person", "responsible_phone", "conflict_override"),
+            roles=STAFF_AND_CONTRACTORS,
+            scope_field="contractor",
+            minzoom=11,
+            search_fields=("number", "address", "purpose"),
+            list_filter=("status", "network_kind"),
+            datetime_field="issued_on",
         ),
     ]
 )

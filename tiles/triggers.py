@@ -27,13 +27,16 @@ BEGIN
     IF TG_OP = 'UPDATE' AND NEW IS NOT DISTINCT FROM OLD THEN
         RETURN NULL;
     END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.geom IS NOT NULL THEN
         boxes := boxes || concat_ws(' ', ST_XMin(OLD.geom), ST_YMin(OLD.geom),
                                          ST_XMax(OLD.geom), ST_YMax(OLD.geom));
     END IF;
-    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+    IF TG_OP IN ('UPDATE', 'INSERT') AND NEW.geom IS NOT NULL THEN
         boxes := boxes || concat_ws(' ', ST_XMin(NEW.geom), ST_YMin(NEW.geom),
                                          ST_XMax(NEW.geom), ST_YMax(NEW.geom));
+    END IF;
+    IF cardinality(boxes) = 0 THEN
+        RETURN NULL;  -- no geometry before or after (an appeal not yet located)
     END IF;
     PERFORM pg_notify('citygis_tiles', TG_ARGV[0] || ' ' ||
                       array_to_string(ARRAY(SELECT DISTINCT unnest(boxes)), ';'));

@@ -1,0 +1,194 @@
+"""Residents' appeals: what is wrong where, who fixes it by when, and every change on record."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.db.models import Q
+
+SRID = 4326
+
+
+class Category(models.Model):
+    """A kind of problem: who is responsible, how fast, and which layer it is about.
+
+    ``code`` doubles as the Open311 service_code.
+    """
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    group = models.CharField(max_length=64, blank=True, help_text="e.g. roads, water, lighting")
+    organisation = models.ForeignKey(
+        "layers.Organisation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="appeal_categories",
+        help_text="The service responsible for this kind of problem",
+    )
+    layer = models.CharField(
+        max_length=64, blank=True, help_text="Registry layer an appeal links to (empty: none)"
+    )
+    link_radius_m = models.FloatField(default=50)
+    sla_hours = models.FloatField(default=72, help_text="Norm from receipt to done")
+    priority = models.PositiveSmallIntegerField(default=2, help_text="1 urgent … 3 routine")
+    network_break = models.BooleanField(
+        default=False, help_text="A break of an underground network (planning's hotspots)"
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Appeal(models.Model):
+    class Channel(models.TextChoices):
+        PHONE = "phone", "Phone"
+        WEB = "web", "Web"
+        SOCIAL = "social", "Social network"
+        OPEN311 = "open311", "Open311"
+        MESSENGER = "messenger", "Messenger"
+        IMPORT = "import", "Import"
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        ASSIGNED = "assigned", "Assigned"
+        IN_WORK = "in_work", "In work"
+        DONE = "done", "Done"
+        ARCHIVED = "archived", "Archived"
+        REOPENED = "reopened", "Reopened"
+        REJECTED = "rejected", "Rejected"
+        DUPLICATE = "duplicate", "Duplicate"
+
+    class LinkMethod(models.TextChoices):
+        AUTO = "auto", "Nearest object of the category's layer"
+        OPERATOR = "operator", "Linked by an operator"
+        NONE = "none", "Not linked"
+
+    number = models.CharField(max_length=32, unique=True)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="appeals")
+    text = models.TextField(blank=True)
+    address = models.CharField(max_length=255, blank=True)
+    geom = models.PointField(srid=SRID, null=True, blank=True)
+    located_by = models.CharField(
+        max_length=16, blank=True, help_text="point (given), geocoded (from the address), or ''"
+    )
+    # The object it is about: a registry layer and an id in it.
+    linked_layer = models.CharField(max_length=64, blank=True)
+    linked_id = models.BigIntegerField(null=True, blank=True)
+    link_distance_m = models.FloatField(null=True, blank=True)
+    link_method = models.CharField(
+        max_length=16, choices=LinkMethod.choices, default=LinkMethod.NONE
+    )
+    link_candidates = models.JSONField(default=list, blank=True)
+    needs_attention = models.BooleanField(
+        default=False, help_text="Unlocated or unlinked: an operator must look at it"
+    )
+    organisation = models.ForeignKey(
+        "layers.Organisation",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="appeals",
+        help_text="Responsible service (from the category)",
+    )
+    priority = models.PositiveSmallIntegerField(default=2)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    sla_due = models.DateTimeField(null=True, blank=True)
+    reopen_count = models.PositiveSmallIntegerField(default=0)
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates"
+    )
+    # Personal data: never in tiles, Open311 or any public answer.
+    resident_name = models.CharField(max_length=255, blank=True)
+    resident_phone = models.CharField(max_length=64, blank=True)
+    resident_email = models.EmailField(blank=True)
+    confirm_token_hash = models.CharField(max_length=64, blank=True)
+    received_at = models.DateTimeField(help_text="When the city got it (kept from imports)")
+    done_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=32, default="manual")
+    source_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "source_id"],
+                condition=~Q(source_id=""),
+                name="appeal_source_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(linked_layer="") | Q(linked_id__isnull=False), name="appeal_link_whole"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="appeal_status_received"),
+            models.Index(fields=["organisation", "status"], name="appeal_org_status"),
+            models.Index(fields=["linked_layer", "linked_id"], name="appeal_linked"),
+            models.Index(fields=["sla_due"], name="appeal_sla_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number}: {self.category}"
+
+
+class AppealHistory(models.Model):
+    """One row per change: who, when, what from → to, and why."""
+
+    appeal = models.ForeignKey(Appeal, on_delete=models.CASCADE, related_name="history")
+    at = models.DateTimeField()
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    by_label = models.CharField(
+        max_length=64, blank=True, help_text="Who, when not a user: resident, system, import"
+    )
+    action = models.CharField(max_length=32)
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16, blank=True)
+    comment = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["appeal", "at", "id"]
+        verbose_name_plural = "appeal history"
+
+
+class IntakeMessage(models.Model):
+    """A raw message from outside (social networks, messengers) awaiting a moderator."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    source = models.CharField(max_length=32, help_text="social, telegram, …")
+    external_id = models.CharField(max_length=128)
+    text = models.TextField(blank=True)
+    link = models.URLField(max_length=500, blank=True)
+    geom = models.PointField(srid=SRID, null=True, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    appeal = models.OneToOneField(
+        Appeal, null=True, blank=True, on_delete=models.SET_NULL, related_name="intake"
+    )
+    moderated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    moderated_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "external_id"], name="intake_source_key")
+        ]
