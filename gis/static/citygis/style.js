@@ -12,8 +12,10 @@ export const LAYER_KEY = "citygis:layer";
 
 // The appeals layer (orders/) does not exist yet: drawn only when the catalog lists it.
 export const APPEALS_LAYER = "appeals";
-// Appeal states that count as finished (green); any other state is in work (red).
-export const APPEAL_DONE_STATES = ["done", "closed", "resolved", "completed"];
+// Appeal states (orders.appeals Appeal.Status) drawn green as done and grey as set aside; every
+// other state (new, assigned, in_work, reopened …) is in work: red.
+export const APPEAL_DONE_STATES = ["done", "archived"];
+export const APPEAL_SET_ASIDE_STATES = ["rejected", "duplicate"];
 
 const BACKGROUND = "#f2efe9";
 
@@ -171,7 +173,7 @@ export const DRAW = {
       id: "snowplough_routes-line",
       type: "line",
       paint: {
-        "line-color": ["match", ["get", "priority"], 1, "#0077b6", 2, "#00a6d6", "#7fcbe3"],
+        "line-color": ["match", ["get", "priority"], 1, "#00897b", 2, "#26a69a", "#80cbc4"],
         "line-width": byZoom(2, { z12: 0.6, z19: 1.5 }),
         "line-opacity": 0.8,
         "line-dasharray": [4, 2],
@@ -211,10 +213,15 @@ export const DRAW = {
   [APPEALS_LAYER]: drawAppeals,
 };
 
-// Appeals: red while in work, green when done; points, or their outline when an area.
+// Appeals: red while in work, green when done; points, or a tinted area if one is an area.
 export function drawAppeals() {
   const state = ["downcase", ["to-string", ["coalesce", ["get", "status"], ["get", "state"], ""]]];
-  const colour = ["case", ["in", state, ["literal", APPEAL_DONE_STATES]], "#2e9e44", "#d62828"];
+  const colour = [
+    "case",
+    ["in", state, ["literal", APPEAL_DONE_STATES]], "#2e9e44",
+    ["in", state, ["literal", APPEAL_SET_ASIDE_STATES]], "#9e9e9e",
+    "#d62828",
+  ];
   return [
     {
       id: "appeals-fill",

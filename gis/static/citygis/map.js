@@ -1,0 +1,297 @@
+// The public map at /: MapLibre GL JS (served by us, window.maplibregl) over our own vector
+// tiles, a layer panel, object cards and the operator token login.
+//
+// The token lives in localStorage and rides on requests to our own origin only (catalog, TileJSON,
+// tiles) as "Authorization: Token …"; the style is rebuilt from the catalog the token may see.
+
+import { LAYER_KEY, buildStyle } from "./style.js";
+
+const TOKEN_KEY = "citygis.token";
+const config = JSON.parse(document.getElementById("citygis-config").textContent);
+const tilesUrl = new URL(config.catalogUrl, window.location.href).href;
+
+const ui = {
+  status: document.getElementById("status"),
+  layerList: document.getElementById("layer-list"),
+  login: document.getElementById("login"),
+  token: document.getElementById("token"),
+  loggedIn: document.getElementById("logged-in"),
+  logout: document.getElementById("logout"),
+  loginError: document.getElementById("login-error"),
+};
+
+const state = {
+  token: window.localStorage.getItem(TOKEN_KEY),
+  catalog: { layers: [] },
+  hidden: new Set(),
+  map: null,
+  popup: null,
+};
+
+class TokenRejected extends Error {}
+
+function isOurs(url) {
+  try {
+    return new URL(url, window.location.href).origin === window.location.origin;
+  } catch {
+    return false;
+  }
+}
+
+function authHeaders(token) {
+  return token ? { Authorization: `Token ${token}` } : {};
+}
+
+// MapLibre asks this for every request it makes (TileJSON, tiles): add the token for our origin.
+function transformRequest(url) {
+  if (!state.token || !isOurs(url)) return undefined;
+  return { url, headers: authHeaders(state.token) };
+}
+
+async function fetchCatalog(token) {
+  const response = await fetch(tilesUrl, { headers: authHeaders(token), cache: "no-store" });
+  if (response.status === 401 || response.status === 403) {
+    let detail = "";
+    try {
+      detail = (await response.json()).error?.message || "";
+    } catch {
+      // Not JSON: the status says enough.
+    }
+    throw new TokenRejected(detail);
+  }
+  if (!response.ok) throw new Error(`The layer catalog answered ${response.status}.`);
+  return response.json();
+}
+
+function showStatus(text) {
+  ui.status.textContent = text;
+}
+
+function showLoginError(text) {
+  ui.loginError.textContent = text;
+  ui.loginError.hidden = !text;
+}
+
+function renderLogin() {
+  ui.login.hidden = Boolean(state.token);
+  ui.loggedIn.hidden = !state.token;
+}
+
+function renderLayerList() {
+  ui.layerList.replaceChildren();
+  const zoom = state.map ? state.map.getZoom() : config.zoom;
+  for (const layer of state.catalog.layers) {
+    const item = document.createElement("li");
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.checked = !state.hidden.has(layer.id);
+    box.dataset.layer = layer.id;
+    box.addEventListener("change", () => setLayerVisible(layer.id, box.checked));
+    label.append(box, ` ${layer.title}`);
+    if (!layer.public) {
+      const tag = document.createElement("span");
+      tag.className = "tag";
+      tag.textContent = "operators";
+      label.append(" ", tag);
+    }
+    item.append(label);
+    item.dataset.minzoom = layer.minzoom;
+    item.classList.toggle("out-of-zoom", zoom < layer.minzoom);
+    item.title = `Shown from zoom ${layer.minzoom}`;
+    ui.layerList.append(item);
+  }
+}
+
+function markOutOfZoom() {
+  const zoom = state.map.getZoom();
+  for (const item of ui.layerList.children) {
+    item.classList.toggle("out-of-zoom", zoom < Number(item.dataset.minzoom));
+  }
+}
+
+function setLayerVisible(name, visible) {
+  if (visible) state.hidden.delete(name);
+  else state.hidden.add(name);
+  for (const layer of state.map.getStyle().layers) {
+    if (layer.metadata?.[LAYER_KEY] === name) {
+      state.map.setLayoutProperty(layer.id, "visibility", visible ? "visible" : "none");
+    }
+  }
+}
+
+function style() {
+  return buildStyle(state.catalog, { tilesUrl, hidden: state.hidden });
+}
+
+function applyCatalog(catalog) {
+  state.catalog = catalog;
+  const known = new Set(catalog.layers.map((layer) => layer.id));
+  for (const name of [...state.hidden]) if (!known.has(name)) state.hidden.delete(name);
+  if (state.popup) state.popup.remove();
+  // diff: MapLibre adds or removes only the restricted source and its layers.
+  state.map.setStyle(style(), { diff: true });
+  renderLayerList();
+  renderLogin();
+}
+
+// --- object cards ---------------------------------------------------------------------------
+
+function cardHeading(layerId, props) {
+  if (props.street || props.housenumber) {
+    return [props.street, props.housenumber].filter(Boolean).join(" ");
+  }
+  if (props.name || props.address) return props.name || props.address;
+  if (props.number) return `No. ${props.number}`;
+  return props.ref || props.kind || layerId;
+}
+
+function formatValue(value) {
+  if (typeof value === "number" && !Number.isInteger(value)) {
+    return value.toLocaleString("en", { maximumFractionDigits: 2 });
+  }
+  return String(value);
+}
+
+function card(feature) {
+  const layerId = feature.layer.metadata?.[LAYER_KEY] || feature.sourceLayer;
+  const layer = state.catalog.layers.find((entry) => entry.id === layerId);
+  const props = feature.properties || {};
+  const root = document.createElement("div");
+  root.className = "card";
+  const title = document.createElement("p");
+  title.className = "card-layer";
+  title.textContent = layer ? layer.title : layerId;
+  const heading = document.createElement("h2");
+  heading.textContent = cardHeading(layerId, props);
+  root.append(title, heading);
+  if (props.source === "derived") {
+    const badge = document.createElement("p");
+    badge.className = "derived";
+    badge.textContent = "derived, not surveyed";
+    badge.title = "Computed from other data (citygis derive_layers), not surveyed on the ground.";
+    root.append(badge);
+  }
+  const table = document.createElement("table");
+  for (const [key, value] of Object.entries(props)) {
+    if (value === null || value === undefined || value === "") continue;
+    const row = table.insertRow();
+    const name = document.createElement("th");
+    name.textContent = key.replaceAll("_", " ");
+    row.append(name);
+    row.insertCell().textContent = formatValue(value);
+  }
+  if (feature.id !== undefined) {
+    const row = table.insertRow();
+    const name = document.createElement("th");
+    name.textContent = "id";
+    row.append(name);
+    row.insertCell().textContent = String(feature.id);
+  }
+  root.append(table);
+  return root;
+}
+
+function onClick(event) {
+  const map = state.map;
+  const ids = map
+    .getStyle()
+    .layers.filter((layer) => layer.metadata?.[LAYER_KEY] && layer.layout?.visibility !== "none")
+    .map((layer) => layer.id);
+  const { x, y } = event.point;
+  // A few pixels of slack so that thin lines and small points can be hit.
+  const [feature] = map.queryRenderedFeatures(
+    [
+      [x - 3, y - 3],
+      [x + 3, y + 3],
+    ],
+    { layers: ids },
+  );
+  if (state.popup) state.popup.remove();
+  if (!feature) return;
+  state.popup = new maplibregl.Popup({ maxWidth: "320px" })
+    .setLngLat(event.lngLat)
+    .setDOMContent(card(feature))
+    .addTo(map);
+}
+
+// --- log in / log out -----------------------------------------------------------------------
+
+async function logIn(event) {
+  event.preventDefault();
+  const candidate = ui.token.value.trim();
+  showLoginError("");
+  if (!candidate) {
+    showLoginError("Enter your operator token.");
+    return;
+  }
+  let catalog;
+  try {
+    catalog = await fetchCatalog(candidate);
+  } catch (error) {
+    showLoginError(
+      error instanceof TokenRejected
+        ? "That token was not accepted (401 Unauthorized). Check it and try again."
+        : `Could not log in: ${error.message}`,
+    );
+    return;
+  }
+  state.token = candidate;
+  window.localStorage.setItem(TOKEN_KEY, candidate);
+  ui.token.value = "";
+  applyCatalog(catalog);
+  const added = catalog.layers.filter((layer) => !layer.public).length;
+  showStatus(added ? `Logged in: ${added} operator layers added.` : "Logged in.");
+}
+
+async function logOut() {
+  state.token = null;
+  window.localStorage.removeItem(TOKEN_KEY);
+  showLoginError("");
+  try {
+    applyCatalog(await fetchCatalog(null));
+    showStatus("Logged out: public layers only.");
+  } catch (error) {
+    showStatus(error.message);
+  }
+}
+
+// --- start ----------------------------------------------------------------------------------
+
+async function start() {
+  let catalog = { layers: [] };
+  try {
+    catalog = await fetchCatalog(state.token);
+  } catch (error) {
+    if (error instanceof TokenRejected && state.token) {
+      state.token = null;
+      window.localStorage.removeItem(TOKEN_KEY);
+      showLoginError("The saved operator token is no longer accepted; showing public layers.");
+      catalog = await fetchCatalog(null).catch(() => catalog);
+    } else {
+      showStatus(`Could not load the layer list: ${error.message}`);
+    }
+  }
+  state.catalog = catalog;
+  const map = new maplibregl.Map({
+    container: "map",
+    style: style(),
+    center: config.center,
+    zoom: config.zoom,
+    hash: true,
+    attributionControl: { compact: false },
+    transformRequest,
+  });
+  state.map = map;
+  window.citygisMap = map;
+  map.addControl(new maplibregl.NavigationControl({ visualizePitch: true }), "top-right");
+  map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
+  map.on("click", onClick);
+  map.on("zoomend", markOutOfZoom);
+  renderLayerList();
+  renderLogin();
+  ui.login.addEventListener("submit", logIn);
+  ui.logout.addEventListener("click", logOut);
+}
+
+start();
