@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # bench/tiles.sh — citygis's buildings tiles against the anchors of ../shared/bench, in one run.
 #
-#  1. starts the bench cluster (../shared/bench/pg-up.sh) and builds its synthetic city if missing;
-#  2. creates the database citygis_bench in that same cluster (same PostgreSQL, same settings as
-#     the floor), migrates it, and copies the 300,000 buildings into the project's own
-#     layers_building table (id, address → street + house number, flats);
+#  1–2. bench/load-city.sh: starts the bench cluster (../shared/bench/pg-up.sh), builds its
+#     synthetic city if missing, creates the database citygis_bench in that same cluster (same
+#     PostgreSQL, same settings as the floor), migrates it, and copies the 300,000 buildings into
+#     the project's own layers_building table (id, address → street + house number, flats);
 #  3. serves citygis from it with the production server (gunicorn + uvicorn workers, 2 workers),
 #     once with the tile cache off (uncached) and once with it on (warm);
 #  4. runs ../shared/bench/compare.sh for the uncached server (floor-http, tipg and citygis
 #     interleaved) and ../shared/bench/run-tiles.sh for the warm one beside floor-http.
 #
-# Environment: CONC (default 16), DURATION (10), REPEATS (2), WARMUP (5), ZOOMS (all: 12 14 16),
+# Environment: CONC (default 16), DURATION (10), REPEATS (2), WARMUP (5), ZOOMS ("14 16"),
 #   FLOOR (0: skip the bare-SQL floor), BENCH_VENV (/tmp/bench-venv, created if missing).
 # Loopback only; every run is bounded in time. Results: stdout and /tmp/citygis-bench-results.
 set -euo pipefail
@@ -20,40 +20,18 @@ SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
 export BENCH_VENV=${BENCH_VENV:-/tmp/bench-venv}
 export CONC=${CONC:-16} DURATION=${DURATION:-10} REPEATS=${REPEATS:-2} WARMUP=${WARMUP:-5}
 export FLOOR=${FLOOR:-0}
+# z12 is left out: buildings start at z13 in the registry, so every z12 tile is an empty 204.
+export ZOOMS=${ZOOMS:-"14 16"}
 PORT_UNCACHED=8093 PORT_WARM=8094
-PSQL=(/usr/lib/postgresql/15/bin/psql -h /tmp/bench-pg -p 55432 -U postgres -X -q -At -v ON_ERROR_STOP=1)
 
 if [ ! -x "$BENCH_VENV/bin/uvicorn" ]; then
   python3 -m venv "$BENCH_VENV"
   "$BENCH_VENV/bin/pip" install -q tipg 'uvicorn[standard]' asyncpg 'psycopg[binary]' mercantile
 fi
-"$SHARED/pg-up.sh"
-if [ "$("${PSQL[@]}" -d bench -c "SELECT to_regclass('public.buildings') IS NOT NULL")" != t ]; then
-  "${PSQL[@]}" -d bench -f "$SHARED/make-city.sql" >/dev/null
-fi
-
+"$HERE/load-city.sh"
 # Only citygis reads this database: the anchors keep DATABASE_URL's default (the bench database).
 CITYGIS_DB=postgres://postgres@127.0.0.1:55432/citygis_bench
-if [ -z "$("${PSQL[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname='citygis_bench'")" ]; then
-  "${PSQL[@]}" -d postgres -c "CREATE DATABASE citygis_bench"
-fi
 cd "$ROOT"
-DATABASE_URL=$CITYGIS_DB .venv/bin/python manage.py migrate --no-input -v 0
-have=$("${PSQL[@]}" -d citygis_bench -c "SELECT count(*) FROM layers_building WHERE source = 'bench'")
-if [ "$have" != 300000 ]; then
-  echo "tiles.sh: copying the synthetic city's 300,000 buildings into layers_building"
-  "${PSQL[@]}" -d citygis_bench -c "TRUNCATE layers_building CASCADE"
-  # The purge triggers are off for the bulk copy (session_replication_role): no server listens yet.
-  "${PSQL[@]}" -d bench -c "\copy (SELECT id, 'bench', id::text, now(), now(), '', '',
-        split_part(address, ', ', 1), split_part(address, ', ', 2), '', '', '', flats, NULL,
-        NULL, NULL, ST_Multi(geom) FROM buildings b ORDER BY b.id) TO STDOUT" |
-    PGOPTIONS='-c session_replication_role=replica' "${PSQL[@]}" -d citygis_bench -c "\copy
-        layers_building (id, source, source_id, created_at, updated_at, name, kind, street,
-        housenumber, city, postcode, search_key, flats, floors, height_m, year_built, geom)
-        FROM STDIN"
-  "${PSQL[@]}" -d citygis_bench -c "SELECT setval(pg_get_serial_sequence('layers_building', 'id'),
-        (SELECT max(id) FROM layers_building)); ANALYZE layers_building"
-fi
 
 serve() {  # port, TILE_CACHE
   DATABASE_URL=$CITYGIS_DB TILE_CACHE=$2 timeout 3600 .venv/bin/gunicorn gis.asgi:application \

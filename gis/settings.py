@@ -47,10 +47,13 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Before the apps whose tasks.py it discovers: its app must be ready when they import it.
+    "procrastinate.contrib.django",
     "gis.apps.GisCoreConfig",
     "layers",
     "orders.appeals",
     "orders.permits",
+    "orders.planning",
     "tiles",
     "importers",
 ]
@@ -85,22 +88,37 @@ TEMPLATES = [
     },
 ]
 
+# Under ASGI (the production server) Django runs each request's sync code in a thread of its own,
+# so a persistent connection (CONN_MAX_AGE) is opened anew for every request — about 20 ms with
+# PostGIS's type lookups, more than most API queries take — and the old ones linger. A pool per
+# worker process hands out a warm connection instead; 0 switches it off (CONN_MAX_AGE then applies).
+DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", "8"))
+_DATABASE = (
+    dj_database_url.parse(
+        os.environ["DATABASE_URL"], engine="django.contrib.gis.db.backends.postgis"
+    )
+    if os.environ.get("DATABASE_URL")
+    else LOCAL_DATABASE
+)
 DATABASES = {
     "default": {
-        **(
-            dj_database_url.parse(
-                os.environ["DATABASE_URL"], engine="django.contrib.gis.db.backends.postgis"
-            )
-            if os.environ.get("DATABASE_URL")
-            else LOCAL_DATABASE
-        ),
-        "CONN_MAX_AGE": int(os.environ.get("CONN_MAX_AGE", "60")),
-        "CONN_HEALTH_CHECKS": True,
+        **_DATABASE,
+        "OPTIONS": {
+            **_DATABASE.get("OPTIONS", {}),
+            **({"pool": {"min_size": 1, "max_size": DB_POOL_SIZE}} if DB_POOL_SIZE else {}),
+        },
+        "CONN_MAX_AGE": 0 if DB_POOL_SIZE else int(os.environ.get("CONN_MAX_AGE", "60")),
+        "CONN_HEALTH_CHECKS": not DB_POOL_SIZE,
         # Lets two test runs share a cluster (e.g. a benchmark beside the suite).
         "TEST": {"NAME": os.environ.get("CITYGIS_TEST_DB", "test_citygis")},
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The address search (layers.search) runs one long statement that costs more to plan than to run,
+# so it prepares it on each connection (Django leaves psycopg's prepared statements off for all
+# its own queries). Off when a transaction-mode pooler without prepared-statement support
+# (PgBouncer before 1.21) stands between citygis and PostgreSQL.
+DB_PREPARED_STATEMENTS = _env_bool("DB_PREPARED_STATEMENTS", True)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
@@ -166,6 +184,15 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "citygis <noreply@city
 EMAIL_TIMEOUT = 30
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+
+# Background jobs (procrastinate): the queue lives in this PostgreSQL database, so a job deferred
+# inside a transaction commits or rolls back with the rows it is about (orders/permits claims).
+# `manage.py procrastinate worker` runs them; scripts/run.sh starts one beside the web server.
+PROCRASTINATE_DATABASE_ALIAS = "default"
+# Overrun permits' claims: the police recipient by name (default: the only police organisation),
+# and how often the worker's periodic sweep looks for overruns (cron; a 6th field is seconds).
+POLICE_ORGANISATION = os.environ.get("POLICE_ORGANISATION", "")
+CLAIMS_SWEEP_CRON = os.environ.get("CLAIMS_SWEEP_CRON", "*/5 * * * *")
 
 # Vector tiles (tiles/): the cache can be switched off to measure uncached rendering.
 TILE_CACHE = _env_bool("TILE_CACHE", True)

@@ -15,7 +15,12 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("layers.urls")),
+    path("api/", include("orders.permits.urls")),
+    path("api/", include("orders.appeals.urls")),
+    path("open311/v2/", include("orders.appeals.open311_urls")),
     path("tiles/", include("tiles.urls")),
+    path("ogc/", include("layers.ogc_urls")),
+    path("", include("orders.planning.urls")),
     # A malformed tile path gets a JSON 404 like the tile server's, not Django's HTML page.
     re_path(r"^tiles/", not_found_json),
 ]

@@ -32,7 +32,21 @@ from layers.validators import geometry_problem
 
 BATCH = 2000
 # Fields an importer never sets from a source column.
-NOT_IMPORTED = frozenset({"id", "source", "source_id", "created_at", "updated_at", "search_key"})
+# The search keys (layers.models.AddressKeys, NameKeyMixin) are computed from the other fields.
+NOT_IMPORTED = frozenset(
+    {
+        "id",
+        "source",
+        "source_id",
+        "created_at",
+        "updated_at",
+        "search_key",
+        "street_key",
+        "house_key",
+        "house_number",
+        "name_key",
+    }
+)
 
 
 class ImportAborted(Exception):

@@ -161,6 +161,7 @@ _HOUSE_RE = re.compile(
     re.VERBOSE,
 )
 _TOKEN_RE = re.compile(r"[\w/-]+", re.UNICODE)
+_APOSTROPHE_RE = re.compile(r"(?<=\w)['’ʼ`](?=\w)")
 _CYRILLIC_RE = re.compile(r"[а-яәөүұқғңһі]")
 _TYPES = frozenset(STREET_TYPES.values())
 
@@ -168,6 +169,9 @@ _TYPES = frozenset(STREET_TYPES.values())
 def fold(text: str) -> str:
     """Lower case, ё→е, compatibility forms unfolded; Kazakh letters stay as they are."""
     text = unicodedata.normalize("NFKC", text).lower().replace("ё", "е")
+    # An apostrophe inside a word joins it: "O'Donnell", "O’Donnell" and "ODonnell" are one word
+    # (split at the apostrophe, "2706 O Donnell" would read as house 2706o).
+    text = _APOSTROPHE_RE.sub("", text)
     return text.replace("\u00a0", " ")
 
 
@@ -223,6 +227,20 @@ def street_key(raw: str | None) -> str:
     return " ".join(names + marks)
 
 
+def house_number_value(key: str) -> int | None:
+    """The number a house key starts with (``12к2`` → 12): same number, another part; neighbours."""
+    match = re.match(r"\d{1,9}", key)
+    return int(match[0]) if match else None
+
+
+def name_key(raw: str | None) -> str:
+    """The search key of a name: its canonical words in their order ("E Fairmount Ave").
+
+    Trigram similarity ignores word order, so unlike ``street_key`` nothing is sorted or added.
+    """
+    return " ".join(street_tokens(raw))
+
+
 def address_key(street: str | None, housenumber: str | None) -> str:
     """The stored search key of an address: ``<street key> <house number key>``."""
     return " ".join(part for part in (street_key(street), house_number_key(housenumber)) if part)
@@ -232,6 +250,8 @@ def address_key(street: str | None, housenumber: str | None) -> str:
 class ParsedAddress:
     street: str
     housenumber: str
+    name: str = ""
+    """The words besides the house number as a name key (``name_key``), for named objects."""
 
     @property
     def key(self) -> str:
@@ -243,7 +263,7 @@ _QUERY_HOUSE_RE = re.compile(
     # A letter suffix ("12А", "12 а") but not a part marker ("12 к 2") nor, apart from the number,
     # an English direction ("1200 N Charles St").
     r"(\d+(?:(?:\s+(?![nsew]\b))?[a-zа-яәөүұқғңһі](?![a-zа-яәөүұқғңһі]|\.?\s*\d))?"
-    r"(?:\s*(?:корпус|корп|строение|стр|к|с|k)\.?\s*\d+[a-zа-я]?|\s*/\s*\d+[a-zа-я]?)?)"
+    r"(?:\s*(?:корпус|корп|строение|стр|ст|к|с|k)\.?\s*\d+[a-zа-я]?|\s*/\s*\d+[a-zа-я]?)?)"
     r"(?=\s|$)",
 )
 
@@ -253,10 +273,16 @@ def parse_address(text: str) -> ParsedAddress:
     folded = fold(text)
     folded = re.sub(r"[,;:()\"'«»]", " ", folded)
     folded = re.sub(r"\b(?:д|дом)\.\s*", " ", folded)
+    # A flat ("кв. 5", "квартира 5") is inside the house: its number must not pass for the house's.
+    folded = re.sub(r"(?:^|\s)(?:кв|квартира)\.?\s*\d+\S*", " ", folded)
     folded = re.sub(r"\s+", " ", folded).strip()
-    match = _QUERY_HOUSE_RE.search(folded)
+    matches = list(_QUERY_HOUSE_RE.finditer(folded))
+    # A number inside a street's name ("улица 8 Марта, 12", "мкр 5, дом 12"): when the text ends
+    # with a house number and another came before, the house is the last one.
+    match = matches[-1] if len(matches) > 1 and matches[-1].end(1) == len(folded) else None
+    match = match or (matches[0] if matches else None)
     housenumber = ""
     if match:
         housenumber = house_number_key(match.group(1))
         folded = (folded[: match.start(1)] + " " + folded[match.end(1) :]).strip()
-    return ParsedAddress(street=street_key(folded), housenumber=housenumber)
+    return ParsedAddress(street=street_key(folded), housenumber=housenumber, name=name_key(folded))

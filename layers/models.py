@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from typing import ClassVar
 
 from django.contrib.gis.db import models
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, GistIndex
 from django.db.models import CharField, F, Func, Q
 from django.db.models.lookups import In
 
-from layers.addresses import address_key, parse_address
+from layers.addresses import (
+    house_number_key,
+    house_number_value,
+    name_key,
+    parse_address,
+    street_key,
+)
 from layers.validators import validate_geometry
 
 SRID = 4326  # see gis.spatial.STORAGE_SRID for why
@@ -68,8 +75,79 @@ class CityObject(models.Model):
         ]
 
 
-class AddressMixin(models.Model):
-    """Address parts and the normalised search key (see layers.addresses)."""
+class NameKeyMixin(models.Model):
+    """The normalised key of an object's name, for the search by name (trigram GIN)."""
+
+    name_fields: ClassVar[tuple[str, ...]] = ("name",)
+    """The fields, in order, that make the object's name (a bus route: ref, then name)."""
+
+    # The database default lets plain SQL leave a key out; refresh_search_keys fills it later.
+    name_key = models.CharField(
+        max_length=300, blank=True, default="", db_default="", editable=False
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def search_name(self) -> str:
+        return " ".join(v for v in (getattr(self, f) for f in self.name_fields) if v)
+
+    def refresh_search_key(self) -> None:
+        """Recompute the stored keys from the fields; importers call this on every row."""
+        self.name_key = name_key(self.search_name)
+
+
+def name_key_index(prefix: str) -> GinIndex:
+    return GinIndex(fields=["name_key"], name=f"{prefix}_name_trgm", opclasses=["gin_trgm_ops"])
+
+
+class AddressKeys(models.Model):
+    """The stored keys of an address (see layers.addresses), read by the address search.
+
+    ``street_key`` and ``house_key`` are kept apart so that a query finds its street by trigram
+    on the few distinct street keys (``StreetName``) and then its house by equality on a btree;
+    ``house_number`` is the house key's leading number, for "the same number with another part"
+    (12 for 12к2) and the numbers near it.
+    """
+
+    # Database defaults let plain SQL leave the keys out; refresh_search_keys fills them later.
+    search_key = models.CharField(
+        max_length=400, blank=True, default="", db_default="", editable=False
+    )
+    street_key = models.CharField(
+        max_length=300, blank=True, default="", db_default="", editable=False
+    )
+    house_key = models.CharField(
+        max_length=32, blank=True, default="", db_default="", editable=False
+    )
+    house_number = models.PositiveIntegerField(null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def set_address_keys(self, *, street: str, house: str) -> None:
+        """Store an address's keys from its street key and house key."""
+        self.street_key, self.house_key = street, house
+        self.house_number = house_number_value(house)
+        self.search_key = " ".join(p for p in (street, house) if p)
+
+
+def address_keys_indexes(prefix: str) -> list[models.Index]:
+    return [
+        # Equality on the street, then the house number as a range (neighbours, same number) and
+        # the full house key: one btree answers all three steps of the search.
+        models.Index(
+            fields=["street_key", "house_number", "house_key"], name=f"{prefix}_street_house"
+        ),
+        # A street's houses nearest to a point first (a query without a house number, with
+        # ``near``): KNN within one street key, which needs btree_gist for the text column.
+        GistIndex(fields=["street_key", "geom"], name=f"{prefix}_street_geom"),
+    ]
+
+
+class AddressMixin(AddressKeys):
+    """Address parts and the normalised search keys (see layers.addresses)."""
 
     street = models.CharField(max_length=255, blank=True)
     housenumber = models.CharField(
@@ -77,7 +155,6 @@ class AddressMixin(models.Model):
     )
     city = models.CharField(max_length=128, blank=True)
     postcode = models.CharField(max_length=16, blank=True)
-    search_key = models.CharField(max_length=400, blank=True, editable=False)
 
     class Meta:
         abstract = True
@@ -87,10 +164,13 @@ class AddressMixin(models.Model):
         return " ".join(p for p in (self.housenumber, self.street) if p)
 
     def refresh_search_key(self) -> None:
-        self.search_key = address_key(self.street, self.housenumber)
+        """Recompute the stored keys from the fields; importers call this on every row."""
+        self.set_address_keys(
+            street=street_key(self.street), house=house_number_key(self.housenumber)
+        )
 
 
-class Building(AddressMixin, CityObject):
+class Building(AddressMixin, NameKeyMixin, CityObject):
     """A building: its outline, or a point where the source maps it only as a point.
 
     A point is never replaced by an invented outline; 228 of the demo city's buildings are points.
@@ -108,7 +188,11 @@ class Building(AddressMixin, CityObject):
 
     class Meta(CityObject.Meta):
         indexes = [
-            GinIndex(fields=["search_key"], name="building_search_trgm", opclasses=["gin_trgm_ops"])
+            GinIndex(
+                fields=["search_key"], name="building_search_trgm", opclasses=["gin_trgm_ops"]
+            ),
+            *address_keys_indexes("building"),
+            name_key_index("building"),
         ]
         constraints = [
             *CityObject.Meta.constraints,
@@ -124,8 +208,13 @@ class Building(AddressMixin, CityObject):
     def __str__(self) -> str:
         return self.address or self.name or f"building {self.pk}"
 
+    def refresh_search_key(self) -> None:
+        """Recompute the address keys and the name key; importers call this on every row."""
+        AddressMixin.refresh_search_key(self)
+        NameKeyMixin.refresh_search_key(self)
 
-class Yard(CityObject):
+
+class Yard(AddressKeys, NameKeyMixin, CityObject):
     class Surface(models.TextChoices):
         ASPHALT = "asphalt", "Asphalt"
         PAVING = "paving", "Paving stones"
@@ -142,7 +231,6 @@ class Yard(CityObject):
 
     name = models.CharField(max_length=255, blank=True)
     address = models.CharField(max_length=255, blank=True)
-    search_key = models.CharField(max_length=400, blank=True, editable=False)
     surface = models.CharField(max_length=16, choices=Surface.choices, default=Surface.UNKNOWN)
     condition = models.CharField(
         max_length=16, choices=Condition.choices, default=Condition.UNKNOWN
@@ -158,30 +246,35 @@ class Yard(CityObject):
 
     class Meta(CityObject.Meta):
         indexes = [
-            GinIndex(fields=["search_key"], name="yard_search_trgm", opclasses=["gin_trgm_ops"])
+            GinIndex(fields=["search_key"], name="yard_search_trgm", opclasses=["gin_trgm_ops"]),
+            *address_keys_indexes("yard"),
+            name_key_index("yard"),
         ]
 
     def __str__(self) -> str:
         return self.address or self.name or f"yard {self.pk}"
 
     def refresh_search_key(self) -> None:
-        self.search_key = parse_address(self.address).key if self.address else ""
+        """Recompute the address keys and the name key; importers call this on every row."""
+        parsed = parse_address(self.address or "")
+        self.set_address_keys(street=parsed.street, house=parsed.housenumber)
+        NameKeyMixin.refresh_search_key(self)
 
 
-class Playground(CityObject):
+class Playground(NameKeyMixin, CityObject):
     name = models.CharField(max_length=255, blank=True)
     surface = models.CharField(max_length=64, blank=True)
     installed_on = models.DateField(null=True, blank=True)
     geom = models.GeometryField(srid=SRID, validators=[validate_geometry])
 
     class Meta(CityObject.Meta):
-        pass
+        indexes = [name_key_index("playground")]
 
     def __str__(self) -> str:
         return self.name or f"playground {self.pk}"
 
 
-class SportsField(CityObject):
+class SportsField(NameKeyMixin, CityObject):
     kind = models.CharField(
         max_length=64, blank=True, help_text="Sport: soccer, mini-football, basketball, tennis…"
     )
@@ -191,13 +284,13 @@ class SportsField(CityObject):
     geom = models.GeometryField(srid=SRID, validators=[validate_geometry])
 
     class Meta(CityObject.Meta):
-        pass
+        indexes = [name_key_index("sportsfield")]
 
     def __str__(self) -> str:
         return self.name or f"{self.kind or 'sports field'} {self.pk}"
 
 
-class Camera(CityObject):
+class Camera(NameKeyMixin, CityObject):
     kind = models.CharField(max_length=64, blank=True, help_text="fixed, dome, panning…")
     name = models.CharField(max_length=255, blank=True)
     owner = models.ForeignKey(
@@ -206,7 +299,7 @@ class Camera(CityObject):
     geom = models.PointField(srid=SRID, validators=[validate_geometry])
 
     class Meta(CityObject.Meta):
-        pass
+        indexes = [name_key_index("camera")]
 
     def __str__(self) -> str:
         return self.name or f"camera {self.pk}"
@@ -223,7 +316,7 @@ class NetworkKind(models.TextChoices):
     OTHER = "other", "Other"
 
 
-class NetworkSegment(CityObject):
+class NetworkSegment(NameKeyMixin, CityObject):
     kind = models.CharField(max_length=16, choices=NetworkKind.choices)
     name = models.CharField(max_length=255, blank=True)
     owner = models.ForeignKey(
@@ -235,7 +328,7 @@ class NetworkSegment(CityObject):
     geom = models.LineStringField(srid=SRID, validators=[validate_geometry])
 
     class Meta(CityObject.Meta):
-        pass
+        indexes = [name_key_index("network")]
 
     def __str__(self) -> str:
         return self.name or f"{self.kind} segment {self.pk}"
@@ -256,19 +349,21 @@ class Manhole(CityObject):
         return f"{self.kind} manhole {self.pk}"
 
 
-class BusStop(CityObject):
+class BusStop(NameKeyMixin, CityObject):
     name = models.CharField(max_length=255, blank=True)
     ref = models.CharField(max_length=64, blank=True)
     geom = models.PointField(srid=SRID, validators=[validate_geometry])
 
     class Meta(CityObject.Meta):
-        pass
+        indexes = [name_key_index("busstop")]
 
     def __str__(self) -> str:
         return self.name or f"stop {self.pk}"
 
 
-class BusRoute(CityObject):
+class BusRoute(NameKeyMixin, CityObject):
+    name_fields = ("ref", "name")
+
     ref = models.CharField(max_length=32, blank=True)
     name = models.CharField(max_length=255, blank=True)
     operator = models.CharField(max_length=255, blank=True)
@@ -276,7 +371,7 @@ class BusRoute(CityObject):
     geom = models.MultiLineStringField(srid=SRID, validators=[validate_geometry])
 
     class Meta(CityObject.Meta):
-        pass
+        indexes = [name_key_index("busroute")]
 
     def __str__(self) -> str:
         return " ".join(p for p in (self.ref, self.name) if p) or f"route {self.pk}"
@@ -300,7 +395,7 @@ class BusRouteStop(models.Model):
         ]
 
 
-class SnowploughRoute(CityObject):
+class SnowploughRoute(NameKeyMixin, CityObject):
     name = models.CharField(max_length=255, blank=True)
     priority = models.PositiveSmallIntegerField(
         default=2, help_text="1 is cleared first (main roads), 3 last"
@@ -312,13 +407,13 @@ class SnowploughRoute(CityObject):
     geom = models.MultiLineStringField(srid=SRID, validators=[validate_geometry])
 
     class Meta(CityObject.Meta):
-        pass
+        indexes = [name_key_index("snowroute")]
 
     def __str__(self) -> str:
         return self.name or f"snowplough route {self.pk}"
 
 
-class Street(CityObject):
+class Street(NameKeyMixin, CityObject):
     """A street centreline: the base map, and what snowplough routes and addresses refer to."""
 
     name = models.CharField(max_length=255, blank=True)
@@ -326,13 +421,13 @@ class Street(CityObject):
     geom = models.LineStringField(srid=SRID, validators=[validate_geometry])
 
     class Meta(CityObject.Meta):
-        pass
+        indexes = [name_key_index("street")]
 
     def __str__(self) -> str:
         return self.name or f"{self.kind} {self.pk}"
 
 
-class LandArea(CityObject):
+class LandArea(NameKeyMixin, CityObject):
     """Land use and cover for the base map: parks, water, residential areas."""
 
     name = models.CharField(max_length=255, blank=True)
@@ -340,7 +435,25 @@ class LandArea(CityObject):
     geom = models.MultiPolygonField(srid=SRID, validators=[validate_geometry])
 
     class Meta(CityObject.Meta):
-        pass
+        indexes = [name_key_index("land")]
 
     def __str__(self) -> str:
         return self.name or f"{self.kind} {self.pk}"
+
+
+class StreetName(models.Model):
+    """A distinct street key of the addressed layers (``buildings``, ``yards``).
+
+    The small table a query's street is matched against by trigram (one typo), before its houses
+    are fetched by equality. Kept by database triggers on every addressed table
+    (``layers.triggers``), so imports, the admin and plain SQL all add their new streets;
+    ``refresh_search_keys`` also drops the keys no row uses any more.
+    """
+
+    key = models.CharField(max_length=300, unique=True)
+
+    class Meta:
+        indexes = [GinIndex(fields=["key"], name="streetname_key_trgm", opclasses=["gin_trgm_ops"])]
+
+    def __str__(self) -> str:
+        return self.key

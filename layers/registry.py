@@ -17,6 +17,7 @@ from gis.roles import Role, Viewer
 from layers import models as m
 from orders.appeals.models import Appeal
 from orders.permits.models import Permit
+from orders.planning.models import Incident, YardPlanItem
 
 EVERYONE = frozenset(Role)
 STAFF = frozenset({Role.OPERATOR, Role.PLANNER})
@@ -294,6 +295,30 @@ LAYERS: dict[str, LayerSpec] = _registry(
             search_fields=("number", "address", "purpose"),
             list_filter=("status", "network_kind"),
             datetime_field="issued_on",
+        ),
+        LayerSpec(
+            name="yard_plan",
+            title="Yard repair plan",
+            model=YardPlanItem,
+            geometry_type="Polygon",
+            # Only the plans of record have a geometry here (superseded versions: NULL), so the
+            # map shows each year's published plan and no older version (orders.planning).
+            properties=("address", "rank", "status", "planned_month", "year"),
+            minzoom=13,
+            search_fields=("address",),
+            list_filter=("year", "status"),
+        ),
+        LayerSpec(
+            name="incidents",
+            title="Network incidents",
+            model=Incident,
+            geometry_type="Point",
+            properties=("kind", "occurred_on", "segment", "description"),
+            roles=STAFF,
+            minzoom=11,
+            search_fields=("description",),
+            list_filter=("kind", "source"),
+            datetime_field="occurred_on",
         ),
     ]
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,8 +142,15 @@ CARD_RELATIONS: dict[str, tuple[Relation, ...]] = {
     "*": (
         Relation("bus_stops", 300, "Bus stops within 300 m", 10),
         Relation("bus_routes", 300, "Bus routes within 300 m", 30),
+        Relation("permits", 0, "Excavation permits on it"),
     ),
 }
+
+
+# Entries other apps add to every card, not found by distance: (layer, object, viewer) →
+# (key, entry) or None. orders.appeals adds the appeals linked to the object (its AppConfig).
+CardHook = Callable[[LayerSpec, models.Model, Viewer], tuple[str, dict[str, Any]] | None]
+CARD_HOOKS: list[CardHook] = []
 
 
 def _street_matches(obj: models.Model, hits: list[Hit]) -> list[Hit]:
@@ -163,7 +170,9 @@ def object_card(*, layer: str, pk: int, viewer: Viewer) -> dict[str, Any]:
         raise NotFound(f"No {spec.name} object {pk}.")
     geom = getattr(obj, spec.geometry_field.name)
     related: dict[str, dict[str, Any]] = {}
-    for relation in CARD_RELATIONS.get(spec.name, ()) + CARD_RELATIONS["*"]:
+    # An object without a place (an appeal not yet located) has no neighbours, only its links.
+    relations = CARD_RELATIONS.get(spec.name, ()) + CARD_RELATIONS["*"] if geom else ()
+    for relation in relations:
         other = LAYERS[relation.layer]
         if not other.visible_to(viewer):
             continue
@@ -179,6 +188,10 @@ def object_card(*, layer: str, pk: int, viewer: Viewer) -> dict[str, Any]:
             # Related objects travel as points: a bus route's whole line has no place on a card.
             "features": [hit_json(h, viewer, geometry=False) for h in hits[: relation.limit]],
         }
+    for hook in CARD_HOOKS:
+        entry = hook(spec, obj, viewer)
+        if entry is not None:
+            related[entry[0]] = entry[1]
     return {
         "layer": spec.name,
         "title": spec.title,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Migrates, loads the demo city once, prints the demo users' tokens and serves citygis on
-# HOST:PORT with gunicorn (uvicorn workers). Ctrl-C stops everything it started.
+# HOST:PORT with gunicorn (uvicorn workers), with the procrastinate worker beside it (claims for
+# overrun permits, their e-mails). Ctrl-C stops everything it started.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -11,9 +12,27 @@ PORT="${PORT:-8000}"
 "$PY" manage.py migrate --no-input -v 0
 "$PY" manage.py collectstatic --no-input -v 0
 "$PY" manage.py load_demo
+# The first overrun sweep now; then the worker's periodic one (CLAIMS_SWEEP_CRON) takes over.
+"$PY" manage.py send_overdue_claims
+
+pids=()
+stop() {
+    trap - INT TERM EXIT
+    kill "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+"$PY" manage.py procrastinate worker --concurrency "${WORKER_CONCURRENCY:-2}" &
+pids+=($!)
 echo
-echo "citygis: serving http://$HOST:$PORT/  (Ctrl-C stops)"
-exec "$VENV/bin/gunicorn" gis.asgi:application \
+echo "citygis: serving http://$HOST:$PORT/ with a job worker; e-mails in ${EMAIL_FILE_PATH:-var/mail}  (Ctrl-C stops)"
+"$VENV/bin/gunicorn" gis.asgi:application \
     --worker-class uvicorn_worker.UvicornWorker \
     --bind "$HOST:$PORT" --workers "${WEB_CONCURRENCY:-2}" \
-    --graceful-timeout 5 --access-logfile - --log-level warning
+    --graceful-timeout 5 --access-logfile - --log-level warning &
+pids+=($!)
+# Either one ending stops the other: a server whose worker died would silently stop sending claims.
+status=0
+wait -n "${pids[@]}" || status=$?
+exit "$status"

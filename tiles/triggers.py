@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db import connection
 from psycopg import sql
 
-from layers.registry import LAYERS
+from layers.registry import LAYERS, LayerSpec
 
 CHANNEL = "citygis_tiles"
 
@@ -46,22 +46,44 @@ $$;
 """
 
 
+def tile_columns(spec: LayerSpec) -> list[str]:
+    """The columns a layer's tiles are drawn from: its geometry and every property any role sees.
+
+    Only an update of one of these can change a tile; rewriting search keys or timestamps must
+    not purge anything (a `refresh_search_keys` over 300,000 rows would purge the whole city).
+    """
+    names = (
+        spec.common_properties
+        + spec.properties
+        + spec.staff_properties
+        + (spec.geometry_field.name,)
+    )
+    return sorted({spec.model._meta.get_field(name).column for name in names})
+
+
 def install_purge_triggers(**_kwargs) -> None:
-    """(Re)create the trigger function and one row trigger per registry layer; idempotent."""
+    """(Re)create the trigger function and the triggers of every registry layer; idempotent."""
     statements: list[sql.Composable] = [sql.SQL(FUNCTION)]
     for spec in LAYERS.values():
         if spec.geometry_field.column != "geom":
             raise ValueError(f"layer {spec.name}: the purge trigger expects its column 'geom'")
         table = sql.Identifier(spec.model._meta.db_table)
+        layer = sql.Literal(spec.name)
+        columns = sql.SQL(", ").join(map(sql.Identifier, tile_columns(spec)))
         statements += [
+            sql.SQL("DROP TRIGGER IF EXISTS citygis_tile_purge ON {}").format(table),
             sql.SQL(
-                "CREATE OR REPLACE TRIGGER citygis_tile_purge AFTER INSERT OR UPDATE OR DELETE "
+                "CREATE OR REPLACE TRIGGER citygis_tile_purge_rows AFTER INSERT OR DELETE "
                 "ON {} FOR EACH ROW EXECUTE FUNCTION citygis_tile_purge({})"
-            ).format(table, sql.Literal(spec.name)),
+            ).format(table, layer),
+            sql.SQL(
+                "CREATE OR REPLACE TRIGGER citygis_tile_purge_update AFTER UPDATE OF {} "
+                "ON {} FOR EACH ROW EXECUTE FUNCTION citygis_tile_purge({})"
+            ).format(columns, table, layer),
             sql.SQL(
                 "CREATE OR REPLACE TRIGGER citygis_tile_purge_truncate AFTER TRUNCATE "
                 "ON {} FOR EACH STATEMENT EXECUTE FUNCTION citygis_tile_purge({})"
-            ).format(table, sql.Literal(spec.name)),
+            ).format(table, layer),
         ]
     with connection.cursor() as cursor:
         for statement in statements:

@@ -5,3 +5,11 @@ class AppealsConfig(AppConfig):
     name = "orders.appeals"
     label = "appeals"
     verbose_name = "Appeals"
+
+    def ready(self) -> None:
+        from layers.selectors import CARD_HOOKS
+        from orders.appeals.selectors import card_linked_appeals
+
+        # An object's card lists the appeals linked to it (by layer and id, not by distance).
+        if card_linked_appeals not in CARD_HOOKS:
+            CARD_HOOKS.append(card_linked_appeals)

@@ -7,6 +7,9 @@ from django.contrib.gis.db import models
 from django.db.models import Q
 
 SRID = 4326
+# The running part of every appeal number ("A-2026-000123") comes from this one sequence, created
+# by migration 0002: unique across years and concurrent writers without a lock.
+NUMBER_SEQUENCE = "appeals_appeal_number_seq"
 
 
 class Category(models.Model):
@@ -135,6 +138,17 @@ class Appeal(models.Model):
             models.Index(fields=["organisation", "status"], name="appeal_org_status"),
             models.Index(fields=["linked_layer", "linked_id"], name="appeal_linked"),
             models.Index(fields=["sla_due"], name="appeal_sla_due"),
+            # The list's order (newest first) and the reports' periods.
+            models.Index(fields=["received_at", "id"], name="appeal_received"),
+            models.Index(
+                fields=["closed_at"], condition=Q(closed_at__isnull=False), name="appeal_closed"
+            ),
+            # The resident's link looks the appeal up by the token's hash.
+            models.Index(
+                fields=["confirm_token_hash"],
+                condition=~Q(confirm_token_hash=""),
+                name="appeal_confirm_token",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -191,4 +205,48 @@ class IntakeMessage(models.Model):
         ordering = ["-received_at"]
         constraints = [
             models.UniqueConstraint(fields=["source", "external_id"], name="intake_source_key")
+        ]
+
+
+class IntegrationKey(models.Model):
+    """A key an outside system sends instead of an account: intake feeds and Open311 clients.
+
+    Only the key's SHA-256 is stored; ``manage.py appeals_key`` prints the key once.
+    """
+
+    class Purpose(models.TextChoices):
+        INTAKE = "intake", "Intake feed (POST /api/appeals/intake)"
+        OPEN311 = "open311", "Open311 client (api_key of POST requests)"
+
+    name = models.SlugField(
+        max_length=64,
+        unique=True,
+        help_text="The integration; intake messages are filed under it unless they name a source",
+    )
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.purpose})"
+
+
+class DepartmentReportSent(models.Model):
+    """A weekly report e-mailed to an organisation: ``department_report`` sends each one once."""
+
+    organisation = models.ForeignKey(
+        "layers.Organisation", on_delete=models.CASCADE, related_name="appeal_reports"
+    )
+    week = models.CharField(max_length=8, help_text="ISO week, e.g. 2026-W05")
+    recipients = models.CharField(max_length=500)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-week", "organisation"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "week"], name="report_sent_once")
         ]

@@ -146,7 +146,11 @@ class Claim(models.Model):
         FAILED = "failed", "Failed (retrying)"
 
     number = models.CharField(max_length=32, unique=True)
-    permit = models.ForeignKey(Permit, on_delete=models.PROTECT, related_name="claims")
+    # No index of its own: the unique constraint's index leads with permit_id (one index fewer
+    # to fill when the sweep inserts thousands of claims at once).
+    permit = models.ForeignKey(
+        Permit, on_delete=models.PROTECT, related_name="claims", db_index=False
+    )
     deadline = models.DateField(help_text="The deadline that was missed")
     recipient_kind = models.CharField(max_length=16, choices=Recipient.choices)
     recipient = models.ForeignKey(
@@ -162,6 +166,9 @@ class Claim(models.Model):
         max_length=255, blank=True, help_text="Message-ID of the e-mail sent: sending is idempotent"
     )
     sent_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a worker last began to send it"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -120,3 +120,32 @@ def test_parse_splits_street_and_house() -> None:
 def test_street_only_has_no_house_number() -> None:
     parsed = parse_address("улица Ленина")
     assert (parsed.street, parsed.housenumber, parsed.key) == ("ленина ул", "", "ленина ул")
+
+
+@pytest.mark.parametrize(
+    ("text", "street", "housenumber"),
+    [
+        ("улица 8 Марта, 12", "улица 8 Марта", "12"),
+        ("ул. 1 Мая, д. 5 корп. 1", "улица 1 Мая", "5 корп. 1"),
+        ("мкр. 5, дом 12", "микрорайон 5", "12"),
+        ("12 улица Ленина", "улица Ленина", "12"),
+    ],
+)
+def test_number_in_the_street_name_is_not_the_house(
+    text: str, street: str, housenumber: str
+) -> None:
+    assert parse_address(text).key == address_key(street, housenumber)
+
+
+@pytest.mark.parametrize("text", ["2706 O'Donnell Street", "2706 O’Donnell St", "2706 ODonnell St"])
+def test_apostrophe_inside_a_word_joins_it(text: str) -> None:
+    assert parse_address(text).key == address_key("O'Donnell Street", "2706") == "odonnell st 2706"
+
+
+def test_flat_number_is_not_the_house_number() -> None:
+    assert parse_address("ул. Ленина, д. 12 корп. 2, кв. 45").key == "ленина ул 12к2"
+
+
+def test_parsed_name_keeps_the_words_in_order() -> None:
+    assert parse_address("Patterson Park").name == "patterson park"
+    assert parse_address("1200 N Charles St").name == "n charles st"

@@ -500,3 +500,23 @@ def test_point_building_is_drawn_as_a_point(db):
 
     [feature] = decode(run(scenario))["buildings"]["features"]
     assert feature["geometry"]["type"] == "Point"
+
+
+def test_rewriting_search_keys_purges_nothing(city):
+    """Only columns tiles are drawn from purge: a key refresh over the city must not."""
+
+    async def scenario(client, server):
+        await client.get(tile_path("buildings", LON, LAT))
+        before = cached_keys(server)
+        assert before
+
+        def rewrite_keys():
+            with connection.cursor() as cursor:
+                cursor.execute("UPDATE layers_building SET search_key = 'x', updated_at = now()")
+            connection.close()
+
+        await asyncio.to_thread(rewrite_keys)
+        await asyncio.sleep(0.3)  # a purge, had one been sent, lands well within this
+        return before <= cached_keys(server) and server.local.epoch == 0
+
+    assert run(scenario)

@@ -17,7 +17,7 @@ import uvicorn
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connections
+from django.db import connection, connections
 from playwright.sync_api import Browser, Page, Request, Response, sync_playwright
 from pytest_django import DjangoDbBlocker
 
@@ -57,6 +57,11 @@ LON, LAT, _ = settings.MAP_CENTER
 # --- the server ------------------------------------------------------------------------------
 
 
+@pytest.mark.django_db
+def test_runs_on_the_test_database() -> None:
+    assert connection.settings_dict["NAME"].startswith("test_")
+
+
 @pytest.fixture(scope="module")
 def demo_city(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iterator[dict]:
     """The demo city and an operator token, committed for the server's connections.
@@ -66,6 +71,10 @@ def demo_city(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iter
     if not Path(settings.DEMO_OSM_FILE).is_file():
         pytest.skip(f"demo extract missing: {settings.DEMO_OSM_FILE}")
     with django_db_blocker.unblock():
+        # pytest-django makes the test database only when a collected test asks for `db`
+        # (test_runs_on_the_test_database above); never load and flush the real one.
+        name = connection.settings_dict["NAME"]
+        assert name.startswith("test_"), f"refusing to load fixtures into database {name!r}"
         try:
             call_command("load_demo", stdout=StringIO(), stderr=StringIO())
             _, token = user_create_or_update(username="map-operator", role=Role.OPERATOR)

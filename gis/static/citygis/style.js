@@ -10,7 +10,7 @@ export const MAX_LAYERS_PER_SOURCE = 16;
 // Ties a style layer to the catalog layer it draws (toggles, cards).
 export const LAYER_KEY = "citygis:layer";
 
-// The appeals layer (orders/) does not exist yet: drawn only when the catalog lists it.
+// The appeals layer (orders.appeals, no personal data): drawn when the catalog lists it.
 export const APPEALS_LAYER = "appeals";
 // Appeal states (orders.appeals Appeal.Status) drawn green as done and grey as set aside; every
 // other state (new, assigned, in_work, reopened …) is in work: red.
@@ -117,6 +117,11 @@ export const DRAW = {
       paint: { "line-color": "#c2ae6a", "line-width": 1, "line-dasharray": [3, 2] },
     },
   ],
+  // The published yard repair plans (orders.planning), over the yards: coloured by status.
+  yard_plan: () => {
+    const colour = ["match", ["get", "status"], "done", "#2e9e44", "in_progress", "#e4572e", "#f2a541"];
+    return area("yard_plan", { fill: colour, outline: colour, opacity: 0.45 });
+  },
   sports_fields: () => [
     ...area("sports_fields", { fill: "#a8dcc5", outline: "#6fbf9f" }),
     circle("sports_fields-point", { colour: "#3fa37c", filter: POINTS }),
@@ -210,8 +215,23 @@ export const DRAW = {
   ],
   bus_stops: () => [circle("bus_stops-point", { colour: "#3a5fcd", radius: 4 })],
   cameras: () => [circle("cameras-point", { colour: "#222222", radius: 4, stroke: "#ffd400" })],
+  permits: drawPermits,
   [APPEALS_LAYER]: drawAppeals,
 };
+
+// Excavation permits: overdue ones (deadline before today, still open) red, open ones orange,
+// closed or cancelled grey. Tiles carry deadline as an ISO date, so strings compare as dates.
+export function drawPermits() {
+  const today = new Date().toLocaleDateString("en-CA"); // YYYY-MM-DD, the browser's day
+  const open = ["in", ["get", "status"], ["literal", ["issued", "in_progress"]]];
+  const colour = [
+    "case",
+    ["all", open, ["<", ["to-string", ["get", "deadline"]], today]], "#d62828",
+    open, "#f08c00",
+    "#9e9e9e",
+  ];
+  return area("permits", { fill: colour, outline: colour, opacity: 0.35 });
+}
 
 // Appeals: red while in work, green when done; points, or a tinted area if one is an area.
 export function drawAppeals() {
@@ -259,6 +279,7 @@ function drawGeneric(layer) {
 const DRAW_ORDER = [
   "land",
   "yards",
+  "yard_plan",
   "sports_fields",
   "playgrounds",
   "streets",

@@ -1,0 +1,48 @@
+"""manage.py refresh_search_keys [--layer L …]: recompute the stored search keys."""
+
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from importers.commands import ImportCommandMixin
+from layers.registry import LAYERS
+from layers.services import keyed_fields, search_keys_refresh, street_names_refresh
+
+
+class Command(ImportCommandMixin, BaseCommand):
+    help = (
+        "Recompute the address and name search keys of rows written by plain SQL (imports and "
+        "the admin keep them up to date), then the table of street names."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--layer",
+            action="append",
+            dest="layers",
+            metavar="LAYER",
+            help="only this layer (repeatable, or a comma list); default: every searchable one",
+        )
+
+    def handle(self, *args, **opts):
+        searchable = [name for name, spec in LAYERS.items() if keyed_fields(spec.model)]
+        names = [n.strip() for arg in opts["layers"] or [] for n in arg.split(",") if n.strip()]
+        unknown = [n for n in names if n not in searchable]
+        if unknown:
+            raise CommandError(
+                f"not a searchable layer: {', '.join(unknown)} (choose from "
+                f"{', '.join(searchable)})"
+            )
+        started = time.monotonic()
+        done = []
+        for name in dict.fromkeys(names or searchable):
+            spec = LAYERS[name]
+            total = spec.model._default_manager.count()
+            with self.progress_bar(desc=name, total=total, unit=" rows") as bar:
+                done.append(search_keys_refresh(spec=spec, progress=bar.update))
+        added, removed = street_names_refresh()
+        layers = ", ".join(f"{r.layer} {r.rows:,} rows ({r.changed:,} changed)" for r in done)
+        self.stdout.write(
+            f"refresh_search_keys: {layers}; street names +{added:,} −{removed:,} "
+            f"in {time.monotonic() - started:.1f} s"
+        )

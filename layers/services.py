@@ -1,0 +1,128 @@
+"""Writes to the layers that are not imports: recomputing the stored search keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import connection, models, transaction
+from psycopg import sql
+
+from layers.models import StreetName
+from layers.registry import LayerSpec
+from layers.triggers import addressed_layers
+
+KEY_FIELDS = ("search_key", "street_key", "house_key", "house_number", "name_key")
+REFRESH_BATCH = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class KeysRefreshed:
+    layer: str
+    rows: int
+    changed: int
+
+
+def keyed_fields(model: type[models.Model]) -> list[models.Field]:
+    """The stored search-key fields of a model, in ``KEY_FIELDS`` order (none: not searchable)."""
+    fields = {f.name: f for f in model._meta.concrete_fields}
+    return [fields[name] for name in KEY_FIELDS if name in fields]
+
+
+def _update_statement(model: type[models.Model], fields: list[models.Field]) -> str:
+    # One UPDATE … FROM unnest(arrays) per batch: Django's bulk_update writes a CASE with a WHEN
+    # per row for every column, quadratic in the batch size; this is one join on the primary key.
+    # Only rows whose keys differ are written, so a second run touches nothing (and fires no
+    # tile purge).
+    columns = [sql.Identifier(f.column) for f in fields]
+    types = [
+        sql.SQL("integer[]" if isinstance(f, models.IntegerField) else "text[]") for f in fields
+    ]
+    return (
+        sql.SQL(
+            "UPDATE {table} t SET {sets} FROM unnest(%s::bigint[], {arrays}) AS v(id, {columns}) "
+            "WHERE t.id = v.id AND ({old}) IS DISTINCT FROM ({new})"
+        )
+        .format(
+            table=sql.Identifier(model._meta.db_table),
+            sets=sql.SQL(", ").join(sql.SQL("{0} = v.{0}").format(c) for c in columns),
+            arrays=sql.SQL(", ").join(sql.SQL("%s::{}").format(t) for t in types),
+            columns=sql.SQL(", ").join(columns),
+            old=sql.SQL(", ").join(sql.SQL("t.{}").format(c) for c in columns),
+            new=sql.SQL(", ").join(sql.SQL("v.{}").format(c) for c in columns),
+        )
+        .as_string()
+    )
+
+
+def search_keys_refresh(
+    *,
+    spec: LayerSpec,
+    batch: int = REFRESH_BATCH,
+    progress: Callable[[int], None] | None = None,
+) -> KeysRefreshed:
+    """Recompute a layer's stored search keys from its fields, for rows written by plain SQL.
+
+    Each batch (by primary key) is its own transaction, so a long run can be stopped and run
+    again; rows whose keys are already right are not written.
+    """
+    model = spec.model
+    fields = keyed_fields(model)
+    if not fields:
+        raise ValueError(f"layer {spec.name!r} has no search keys")
+    statement = _update_statement(model, fields)
+    rows = changed = 0
+    last = 0
+    queryset = model._default_manager.defer(spec.geometry_field.name).order_by("pk")
+    while True:
+        objs = list(queryset.filter(pk__gt=last)[:batch])
+        if not objs:
+            break
+        columns: list[list] = [[] for _ in fields]
+        ids = []
+        for obj in objs:
+            obj.refresh_search_key()
+            ids.append(obj.pk)
+            for values, field in zip(columns, fields, strict=True):
+                values.append(getattr(obj, field.attname))
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement, [ids, *columns])
+            changed += cursor.rowcount
+        rows += len(objs)
+        last = objs[-1].pk
+        if progress:
+            progress(len(objs))
+    return KeysRefreshed(layer=spec.name, rows=rows, changed=changed)
+
+
+def street_names_refresh() -> tuple[int, int]:
+    """Make ``StreetName`` exactly the street keys in use; returns (added, removed).
+
+    The triggers add keys as rows are written; this also adds those of rows written while
+    triggers were off (a bulk copy with ``session_replication_role = replica``) and drops the
+    keys no row uses any more (a street renamed or its houses deleted).
+    """
+    table = sql.Identifier(StreetName._meta.db_table)
+    used = sql.SQL(" UNION ").join(
+        sql.SQL("SELECT street_key FROM {} WHERE street_key <> ''").format(
+            sql.Identifier(spec.model._meta.db_table)
+        )
+        for spec in addressed_layers()
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL(
+                "INSERT INTO {table} (key) SELECT street_key FROM ({used}) u ORDER BY 1 "
+                "ON CONFLICT (key) DO NOTHING"
+            )
+            .format(table=table, used=used)
+            .as_string()
+        )
+        added = cursor.rowcount
+        cursor.execute(
+            sql.SQL("DELETE FROM {table} WHERE key NOT IN ({used})")
+            .format(table=table, used=used)
+            .as_string()
+        )
+        removed = cursor.rowcount
+    return added, removed

@@ -1,0 +1,98 @@
+"""Admin for appeals: categories are edited here; appeals are read here and moved through the API.
+
+The registry's generic admin (layers.admin) registers every layer, appeals among them; this one
+replaces it for appeals with the history inline and without the add and delete buttons: an
+appeal is registered by a service (a number, a link, a history row) and never deleted.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.gis.admin import GISModelAdmin
+from django.http import HttpRequest
+
+from gis.widgets import CityMapWidget
+from orders.appeals.models import (
+    Appeal,
+    AppealHistory,
+    Category,
+    DepartmentReportSent,
+    IntakeMessage,
+    IntegrationKey,
+)
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "group", "organisation", "layer", "sla_hours", "active")
+    list_filter = ("group", "layer", "active")
+    search_fields = ("code", "name")
+    raw_id_fields = ("organisation",)
+
+
+class AppealHistoryInline(admin.TabularInline):
+    model = AppealHistory
+    extra = 0
+    can_delete = False
+    fields = ("at", "by", "by_label", "action", "from_status", "to_status", "comment", "data")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Appeal | None = None) -> bool:
+        return False
+
+
+if admin.site.is_registered(Appeal):
+    admin.site.unregister(Appeal)
+
+
+@admin.register(Appeal)
+class AppealAdmin(GISModelAdmin):
+    gis_widget = CityMapWidget
+    list_display = ("number", "category", "status", "organisation", "received_at", "sla_due")
+    list_filter = ("status", "channel", "needs_attention", "category")
+    search_fields = ("number", "address", "source_id")
+    raw_id_fields = ("category", "organisation", "duplicate_of")
+    readonly_fields = (
+        "number",
+        "status",
+        "confirm_token_hash",
+        "link_candidates",
+        "reopen_count",
+        "created_at",
+        "updated_at",
+    )
+    inlines = [AppealHistoryInline]
+    list_per_page = 50
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Appeal | None = None) -> bool:
+        return False
+
+
+@admin.register(IntakeMessage)
+class IntakeMessageAdmin(GISModelAdmin):
+    gis_widget = CityMapWidget
+    list_display = ("source", "external_id", "status", "received_at", "appeal")
+    list_filter = ("status", "source")
+    search_fields = ("external_id", "text")
+    raw_id_fields = ("appeal", "moderated_by")
+
+
+@admin.register(IntegrationKey)
+class IntegrationKeyAdmin(admin.ModelAdmin):
+    list_display = ("name", "purpose", "active", "created_at")
+    list_filter = ("purpose", "active")
+    readonly_fields = ("key_hash", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A key is made by manage.py appeals_key, which prints it once; the admin can revoke it.
+        return False
+
+
+@admin.register(DepartmentReportSent)
+class DepartmentReportSentAdmin(admin.ModelAdmin):
+    list_display = ("week", "organisation", "recipients", "sent_at")
+    list_filter = ("week",)

@@ -1,0 +1,675 @@
+"""The permits and claims API: thin views over orders.permits.services and selectors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_gis.pagination import GeoJsonPagination
+from rest_framework_gis.serializers import GeoFeatureModelSerializer
+
+from gis.exceptions import ApplicationError, Forbidden, NotFound
+from gis.roles import Viewer, viewer_for
+from layers.models import NetworkKind
+from orders.permits import selectors, services
+from orders.permits.models import Claim, Extension, Permit, PermitHistory, RestorationDocument
+
+MAX_ID = 2**63 - 1
+
+
+class BadQuery(ApplicationError):
+    code = "bad_query"
+
+
+def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    if not serializer.is_valid():
+        raise BadQuery("Invalid input.", extra={"fields": serializer.errors})
+    return serializer.validated_data
+
+
+ERRORS = {
+    400: OpenApiResponse(description="invalid input, with the reason per field"),
+    401: OpenApiResponse(description="no token"),
+    403: OpenApiResponse(description="the role may not do this"),
+    404: OpenApiResponse(description="no such permit (or another contractor's)"),
+}
+TRANSITION_ERRORS = {
+    **ERRORS,
+    409: OpenApiResponse(
+        description="not allowed from the permit's status: `status` and the `allowed` actions"
+    ),
+}
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+class HistorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PermitHistory
+        fields = ("at", "by_label", "action", "from_status", "to_status", "comment", "data")
+
+
+class ExtensionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Extension
+        fields = (
+            "id",
+            "old_deadline",
+            "new_deadline",
+            "reason",
+            "status",
+            "created_at",
+            "decided_at",
+        )
+
+
+class DocumentSerializer(serializers.ModelSerializer):
+    name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RestorationDocument
+        fields = ("id", "kind", "name", "uploaded_at")
+
+    def get_name(self, document: RestorationDocument) -> str:
+        return document.file.name.rsplit("/", 1)[-1]
+
+
+class ClaimSerializer(serializers.ModelSerializer):
+    permit_number = serializers.CharField(source="permit.number")
+    recipient_name = serializers.CharField(source="recipient.name")
+    document_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Claim
+        fields = (
+            "id",
+            "number",
+            "permit",
+            "permit_number",
+            "deadline",
+            "days_overdue",
+            "recipient_kind",
+            "recipient",
+            "recipient_name",
+            "email",
+            "delivery",
+            "attempts",
+            "last_error",
+            "last_attempt_at",
+            "sent_at",
+            "message_id",
+            "created_at",
+            "document_url",
+        )
+
+    def get_document_url(self, claim: Claim) -> str | None:
+        return f"/api/claims/{claim.pk}/document" if claim.document else None
+
+
+class PermitSerializer(GeoFeatureModelSerializer):
+    """A permit as a GeoJSON Feature; what the viewer may do with it in ``allowed_actions``."""
+
+    contractor_name = serializers.CharField(source="contractor.name")
+    overdue_days = serializers.SerializerMethodField()
+    linked_objects = serializers.SerializerMethodField()
+    allowed_actions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Permit
+        geo_field = "geom"
+        fields = (
+            "id",
+            "number",
+            "contractor",
+            "contractor_name",
+            "responsible_person",
+            "responsible_phone",
+            "purpose",
+            "network_kind",
+            "address",
+            "issued_on",
+            "planned_start",
+            "deadline",
+            "status",
+            "overdue_days",
+            "conflict_override",
+            "linked_objects",
+            "allowed_actions",
+            "closed_at",
+            "created_at",
+            "updated_at",
+        )
+
+    @property
+    def viewer(self) -> Viewer:
+        return self.context["viewer"]
+
+    def get_overdue_days(self, permit: Permit) -> int:
+        if permit.status not in selectors.ACTIVE:
+            return 0
+        return selectors.overdue_days(permit.deadline, self.context["today"])
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_linked_objects(self, permit: Permit) -> dict[str, list[int]]:
+        return selectors.linked_objects_for(permit, self.viewer)
+
+    def get_allowed_actions(self, permit: Permit) -> list[str]:
+        return services.allowed_actions(permit, self.viewer)
+
+
+class PermitDetailSerializer(PermitSerializer):
+    history = HistorySerializer(many=True, read_only=True)
+    extensions = ExtensionSerializer(many=True, read_only=True)
+    restoration = serializers.SerializerMethodField()
+    claims = serializers.SerializerMethodField()
+
+    class Meta(PermitSerializer.Meta):
+        fields = PermitSerializer.Meta.fields + ("history", "extensions", "restoration", "claims")
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_restoration(self, permit: Permit) -> dict[str, Any] | None:
+        act = getattr(permit, "restoration", None)
+        if act is None:
+            return None
+        return {
+            "restored_on": act.restored_on.isoformat(),
+            "text": act.text,
+            "documents": DocumentSerializer(act.documents.all(), many=True).data,
+        }
+
+    @extend_schema_field(ClaimSerializer(many=True))
+    def get_claims(self, permit: Permit) -> list[dict[str, Any]]:
+        claims = [
+            c
+            for c in permit.claims.all()
+            if self.viewer.is_staff_role or c.recipient_id == self.viewer.organisation_id
+        ]
+        return ClaimSerializer(claims, many=True).data
+
+
+def _context(request: Request) -> dict[str, Any]:
+    return {"viewer": viewer_for(request.user), "today": selectors.local_today()}
+
+
+def _permit_response(request: Request, permit_id: int, code: int = 200) -> Response:
+    viewer = viewer_for(request.user)
+    permit = selectors.permit_detail(viewer=viewer, permit_id=permit_id)
+    return Response(PermitDetailSerializer(permit, context=_context(request)).data, status=code)
+
+
+class ConflictSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    level = serializers.ChoiceField(choices=["block", "warning"])
+    layer = serializers.CharField()
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+    message = serializers.CharField()
+    properties = serializers.DictField()
+
+
+# --- input ------------------------------------------------------------------------------------
+
+
+class GeoJsonPolygonField(serializers.JSONField):
+    """A GeoJSON Polygon (lon/lat)."""
+
+
+class PermitListQuery(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Permit.Status.choices, required=False)
+    overdue = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class PermitIssueInput(serializers.Serializer):
+    contractor = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    responsible_person = serializers.CharField(max_length=255)
+    responsible_phone = serializers.CharField(max_length=64, required=False, default="")
+    purpose = serializers.CharField(max_length=500)
+    network_kind = serializers.ChoiceField(
+        choices=NetworkKind.choices, required=False, allow_blank=True, default=""
+    )
+    address = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    geom = GeoJsonPolygonField(help_text="The work area: a GeoJSON Polygon in lon/lat")
+    issued_on = serializers.DateField(required=False, help_text="default: today")
+    planned_start = serializers.DateField()
+    deadline = serializers.DateField(help_text="restoration due")
+    conflict_override = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="why digging is safe despite blocking conflicts (required when there are some)",
+    )
+
+
+class PermitUpdateInput(serializers.Serializer):
+    responsible_person = serializers.CharField(max_length=255, required=False)
+    responsible_phone = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    purpose = serializers.CharField(max_length=500, required=False)
+    network_kind = serializers.ChoiceField(
+        choices=NetworkKind.choices, required=False, allow_blank=True
+    )
+    address = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    planned_start = serializers.DateField(required=False)
+    geom = GeoJsonPolygonField(required=False, help_text="a new work area: checked again")
+    conflict_override = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ConflictsInput(serializers.Serializer):
+    geom = GeoJsonPolygonField(help_text="The work area: a GeoJSON Polygon in lon/lat")
+    exclude_permit = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="a permit not to count (itself)"
+    )
+
+
+class CommentInput(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ReasonInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class ExtensionRequestInput(serializers.Serializer):
+    new_deadline = serializers.DateField()
+    reason = serializers.CharField(max_length=2000)
+
+
+class ExtendInput(serializers.Serializer):
+    new_deadline = serializers.DateField(required=False, help_text="default: the request's")
+    reason = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="required without `extension`",
+    )
+    extension = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="the request to approve"
+    )
+
+
+class RestorationInput(serializers.Serializer):
+    restored_on = serializers.DateField()
+    text = serializers.CharField(max_length=5000)
+    files = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=False),
+        required=False,
+        default=list,
+        help_text=f"photos (JPEG, PNG, WebP) or PDF documents, each at most "
+        f"{services.MAX_UPLOAD_BYTES // (1024 * 1024)} MB",
+    )
+
+
+class ClaimListQuery(serializers.Serializer):
+    delivery = serializers.ChoiceField(choices=Claim.Delivery.choices, required=False)
+    permit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+
+
+class RestorationQuery(serializers.Serializer):
+    address = serializers.CharField(max_length=200, help_text="e.g. 2900 Eastern Avenue")
+    radius = serializers.FloatField(
+        required=False,
+        default=selectors.PUBLIC_RADIUS_M,
+        min_value=1,
+        max_value=selectors.PUBLIC_MAX_RADIUS_M,
+        help_text="metres around the address",
+    )
+
+
+# --- permits ----------------------------------------------------------------------------------
+
+
+class PermitPagination(GeoJsonPagination):
+    page_size = 100
+    max_page_size = 500
+
+
+class PermitListApi(generics.ListAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = PermitSerializer
+    pagination_class = PermitPagination
+    filter_backends: list = []
+    parser_classes = [JSONParser]
+
+    def get_queryset(self) -> QuerySet[Permit]:
+        q = _valid(PermitListQuery, self.request.query_params)
+        return selectors.permits_list(
+            viewer=viewer_for(self.request.user),
+            status=q.get("status"),
+            overdue=q.get("overdue"),
+        )
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), **_context(self.request)}
+
+    @extend_schema(
+        summary="Permits the caller may see (a contractor: its own), newest first",
+        parameters=[PermitListQuery],
+        responses={200: PermitSerializer(many=True), **ERRORS},
+        tags=["permits"],
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Issue a permit (operators); the dig-conflict check runs first",
+        request=PermitIssueInput,
+        responses={
+            201: OpenApiResponse(
+                PermitDetailSerializer, description="the permit, and `conflicts` (warnings)"
+            ),
+            **ERRORS,
+            409: OpenApiResponse(description="blocking conflicts and no `conflict_override`"),
+        },
+        tags=["permits"],
+    )
+    def post(self, request: Request) -> Response:
+        q = _valid(PermitIssueInput, request.data)
+        result = services.permit_issue(
+            viewer=viewer_for(request.user),
+            contractor_id=q["contractor"],
+            responsible_person=q["responsible_person"],
+            responsible_phone=q["responsible_phone"],
+            purpose=q["purpose"],
+            network_kind=q["network_kind"],
+            address=q["address"],
+            geom=services.work_area_from_geojson(q["geom"]),
+            issued_on=q.get("issued_on"),
+            planned_start=q["planned_start"],
+            deadline=q["deadline"],
+            conflict_override=q["conflict_override"],
+        )
+        response = _permit_response(request, result.permit.pk, status.HTTP_201_CREATED)
+        response.data["conflicts"] = [c.as_dict() for c in result.conflicts]
+        return response
+
+
+class PermitConflictsApi(APIView):
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="The dig-conflict check of a work area, without issuing anything",
+        request=ConflictsInput,
+        responses={200: ConflictSerializer(many=True), **ERRORS},
+        tags=["permits"],
+    )
+    def post(self, request: Request) -> Response:
+        viewer = viewer_for(request.user)
+        selectors.permits_visible(viewer=viewer)  # 401 / 403 before any work
+        if not viewer.is_staff_role:
+            raise Forbidden("Only operators and planners run the conflict check.")
+        q = _valid(ConflictsInput, request.data)
+        conflicts = selectors.permit_conflicts(
+            geom=services.work_area_from_geojson(q["geom"]),
+            today=selectors.local_today(),
+            exclude_permit_id=q.get("exclude_permit"),
+        )
+        return Response([c.as_dict() for c in conflicts])
+
+
+class PermitApi(APIView):
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="A permit with its history, extensions, restoration act and claims",
+        responses={200: PermitDetailSerializer, **ERRORS},
+        tags=["permits"],
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return _permit_response(request, pk)
+
+    @extend_schema(
+        summary="Change a permit's details or work area (operators); a new area is checked",
+        request=PermitUpdateInput,
+        responses={200: PermitDetailSerializer, **TRANSITION_ERRORS},
+        tags=["permits"],
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        q = dict(_valid(PermitUpdateInput, request.data))
+        raw_geom = q.pop("geom", None)
+        override = q.pop("conflict_override", "")
+        result = services.permit_update(
+            viewer=viewer_for(request.user),
+            permit_id=pk,
+            changes=q,
+            geom=None if raw_geom is None else services.work_area_from_geojson(raw_geom),
+            conflict_override=override,
+        )
+        response = _permit_response(request, pk)
+        response.data["conflicts"] = [c.as_dict() for c in result.conflicts]
+        return response
+
+
+def _action_view(
+    *, summary: str, request_serializer: type[serializers.Serializer], call, code: int = 200
+) -> type[APIView]:
+    """A POST /api/permits/{pk}/<action> view: validate, call the service, return the permit."""
+
+    class ActionApi(APIView):
+        permission_classes = [IsAuthenticated]
+        parser_classes = [JSONParser]
+
+        @extend_schema(
+            summary=summary,
+            request=request_serializer,
+            responses={code: PermitDetailSerializer, **TRANSITION_ERRORS},
+            tags=["permits"],
+        )
+        def post(self, request: Request, pk: int) -> Response:
+            viewer = viewer_for(request.user)
+            selectors.permit_get(viewer=viewer, permit_id=pk)  # 404 before any input check
+            q = _valid(request_serializer, request.data)
+            call(viewer=viewer, permit_id=pk, **q)
+            return _permit_response(request, pk, code)
+
+    return ActionApi
+
+
+PermitStartApi = _action_view(
+    summary="Works begin: issued → in progress (the contractor or an operator)",
+    request_serializer=CommentInput,
+    call=services.permit_start,
+)
+PermitCloseApi = _action_view(
+    summary="Site restored: in progress → closed; needs the restoration act with a file",
+    request_serializer=CommentInput,
+    call=services.permit_close,
+)
+PermitCancelApi = _action_view(
+    summary="Withdraw a permit (operators)",
+    request_serializer=ReasonInput,
+    call=services.permit_cancel,
+)
+PermitExtensionRequestApi = _action_view(
+    summary="Ask for a later deadline (the contractor); an operator approves or refuses",
+    request_serializer=ExtensionRequestInput,
+    call=services.permit_extension_request,
+    code=status.HTTP_201_CREATED,
+)
+
+
+def _extend(*, viewer: Viewer, permit_id: int, new_deadline=None, reason="", extension=None):
+    return services.permit_extend(
+        viewer=viewer,
+        permit_id=permit_id,
+        new_deadline=new_deadline,
+        reason=reason,
+        extension_id=extension,
+    )
+
+
+PermitExtendApi = _action_view(
+    summary="Move the deadline (operators), directly or approving a request; old one kept",
+    request_serializer=ExtendInput,
+    call=_extend,
+)
+
+
+class ExtensionRefuseApi(APIView):
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Refuse a contractor's extension request (operators)",
+        request=ReasonInput,
+        responses={200: PermitDetailSerializer, **TRANSITION_ERRORS},
+        tags=["permits"],
+    )
+    def post(self, request: Request, pk: int, extension_id: int) -> Response:
+        viewer = viewer_for(request.user)
+        selectors.permit_get(viewer=viewer, permit_id=pk)
+        q = _valid(ReasonInput, request.data)
+        services.permit_extension_refuse(
+            viewer=viewer,
+            permit_id=pk,
+            extension_id=extension_id,
+            reason=q["reason"],
+        )
+        return _permit_response(request, pk)
+
+
+class RestorationApi(APIView):
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        summary="The restoration act: date, text and photos or documents (multipart)",
+        request={"multipart/form-data": RestorationInput},
+        responses={
+            201: PermitDetailSerializer,
+            **TRANSITION_ERRORS,
+            413: OpenApiResponse(description="a file over the size limit"),
+        },
+        tags=["permits"],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        viewer = viewer_for(request.user)
+        selectors.permit_get(viewer=viewer, permit_id=pk)
+        q = _valid(RestorationInput, request.data)
+        services.permit_restoration_add(
+            viewer=viewer,
+            permit_id=pk,
+            restored_on=q["restored_on"],
+            text=q["text"],
+            files=q["files"],
+        )
+        return _permit_response(request, pk, status.HTTP_201_CREATED)
+
+
+class RestorationDocumentApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="One photo or document of a permit's restoration act",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **ERRORS},
+        tags=["permits"],
+    )
+    def get(self, request: Request, pk: int, document_id: int) -> FileResponse:
+        permit = selectors.permit_get(viewer=viewer_for(request.user), permit_id=pk)
+        document = RestorationDocument.objects.filter(pk=document_id, act__permit=permit).first()
+        if document is None:
+            raise NotFound(f"No document {document_id} in permit {permit.number}'s act.")
+        try:
+            handle = document.file.open("rb")
+        except FileNotFoundError:
+            raise NotFound("The file is missing from storage.") from None
+        return FileResponse(handle, filename=document.file.name.rsplit("/", 1)[-1])
+
+
+# --- claims -----------------------------------------------------------------------------------
+
+
+class ClaimListApi(generics.ListAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = ClaimSerializer
+    filter_backends: list = []
+
+    def get_queryset(self) -> QuerySet[Claim]:
+        q = _valid(ClaimListQuery, self.request.query_params)
+        return selectors.claims_list(
+            viewer=viewer_for(self.request.user),
+            delivery=q.get("delivery"),
+            permit_id=q.get("permit"),
+        )
+
+    @extend_schema(
+        summary="Claims with their delivery state (staff: all; a contractor: those to it)",
+        parameters=[ClaimListQuery],
+        responses={200: ClaimSerializer(many=True), 401: ERRORS[401]},
+        tags=["claims"],
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class ClaimApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="One claim with its delivery state",
+        responses={200: ClaimSerializer, 401: ERRORS[401], 404: ERRORS[404]},
+        tags=["claims"],
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        claim = selectors.claim_get(viewer=viewer_for(request.user), claim_id=pk)
+        return Response(ClaimSerializer(claim).data)
+
+
+class ClaimDocumentApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="The claim's PDF",
+        responses={
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            401: ERRORS[401],
+            404: ERRORS[404],
+        },
+        tags=["claims"],
+    )
+    def get(self, request: Request, pk: int) -> FileResponse:
+        claim = selectors.claim_get(viewer=viewer_for(request.user), claim_id=pk)
+        if not claim.document:
+            raise NotFound(f"Claim {claim.number} has no PDF yet: it is made when it is sent.")
+        try:
+            handle = claim.document.open("rb")
+        except FileNotFoundError:
+            raise NotFound("The PDF is missing from storage.") from None
+        return FileResponse(handle, filename=f"{claim.number}.pdf", content_type="application/pdf")
+
+
+# --- public -----------------------------------------------------------------------------------
+
+
+class PublicRestorationApi(APIView):
+    authentication_classes: list = []
+
+    @extend_schema(
+        summary="When will my yard be restored: open permits at or near an address",
+        description=(
+            "Open (issued or in progress) permits within `radius` metres of the address, with "
+            "purpose, contractor, deadline, status and days overdue. No personal data."
+        ),
+        parameters=[RestorationQuery],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT), 400: ERRORS[400]},
+        tags=["public"],
+    )
+    def get(self, request: Request) -> Response:
+        q = _valid(RestorationQuery, request.query_params)
+        return Response(
+            selectors.restoration_public(
+                address=q["address"], radius_m=q["radius"], today=selectors.local_today()
+            )
+        )

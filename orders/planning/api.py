@@ -1,0 +1,389 @@
+"""The planning API: yard ranking and plans (staff; plans made by planners), break hotspots."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gis.exceptions import Forbidden, Unauthorized
+from gis.roles import Role, Viewer, viewer_for
+from layers.models import NetworkKind
+from orders.planning import selectors
+from orders.planning.charts import breaks_chart_svg
+from orders.planning.models import FIRST_YEAR, LAST_YEAR, YardPlan, YardPlanItem
+from orders.planning.selectors import BadQuery, PlanDraft
+from orders.planning.services import plan_create, plan_item_update
+
+STAFF = (Role.OPERATOR, Role.PLANNER)
+
+
+def _viewer(request: Request, roles: tuple[Role, ...]) -> Viewer:
+    """The caller, if its role is one of ``roles``: 401 without a token, 403 with another role."""
+    viewer = viewer_for(request.user)
+    if viewer.role in roles:
+        return viewer
+    allowed = " or ".join(f"{'an' if r[0] in 'aeiou' else 'a'} {r}" for r in roles)
+    if viewer.is_public:
+        raise Unauthorized(f"This needs the token of {allowed}.")
+    raise Forbidden(f"Your role ({viewer.role}) may not do this; it needs {allowed}.")
+
+
+def _valid(serializer: serializers.Serializer) -> dict[str, Any]:
+    if not serializer.is_valid():
+        raise BadQuery("Invalid input.", extra={"fields": serializer.errors})
+    return serializer.validated_data
+
+
+ERRORS = {
+    400: OpenApiResponse(description="invalid input, with the reason"),
+    401: OpenApiResponse(description="no token"),
+    403: OpenApiResponse(description="a role that may not do this"),
+}
+
+
+# --- ranking -----------------------------------------------------------------------------------
+
+
+class RankingQuery(serializers.Serializer):
+    weights = serializers.CharField(
+        default=selectors.DEFAULT_WEIGHTS,
+        help_text="name:weight pairs, names apartments, appeals, area, condition; weights are "
+        "relative (divided by their sum), ≥ 0, at least one > 0; names not given weigh 0",
+    )
+    exclude = serializers.CharField(
+        default=selectors.DEFAULT_EXCLUDE,
+        allow_blank=True,
+        help_text="open_permits (an issued or in-progress excavation permit intersects the "
+        "yard), repaired:N (repaired in the last N years); 'none' or empty: no exclusion",
+    )
+    apartments_radius_m = serializers.FloatField(
+        default=selectors.APARTMENTS_RADIUS_M,
+        min_value=0,
+        max_value=selectors.MAX_APARTMENTS_RADIUS_M,
+        help_text="a yard serves the flats of the buildings within this distance (metres)",
+    )
+    limit = serializers.IntegerField(
+        default=100, min_value=1, max_value=selectors.MAX_RANKING_LIMIT
+    )
+
+
+class YardRankingApi(APIView):
+    @extend_schema(
+        summary="Yards ranked for repair: score and its components, raw and normalised",
+        parameters=[RankingQuery],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT), **ERRORS},
+        tags=["planning"],
+    )
+    def get(self, request: Request) -> Response:
+        _viewer(request, STAFF)
+        q = _valid(RankingQuery(data=request.query_params))
+        ranking = selectors.yards_rank(
+            weights=selectors.weights_parse(text=q["weights"]),
+            exclusions=selectors.exclusions_parse(text=q["exclude"]),
+            apartments_radius_m=q["apartments_radius_m"],
+            limit=q["limit"],
+            now=timezone.now(),
+        )
+        return Response(ranking.as_dict())
+
+
+# --- plans -------------------------------------------------------------------------------------
+
+
+class PlanRequest(serializers.Serializer):
+    year = serializers.IntegerField(min_value=FIRST_YEAR, max_value=LAST_YEAR)
+    budget = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        required=False,
+        allow_null=True,
+        help_text="what the year may spend: yards are taken in rank order while their cost "
+        "(area × unit cost of the surface) fits",
+    )
+    count = serializers.IntegerField(
+        min_value=1, max_value=selectors.MAX_PLAN_COUNT, required=False, allow_null=True
+    )
+    weights = serializers.CharField(default=selectors.DEFAULT_WEIGHTS)
+    exclude = serializers.CharField(default=selectors.DEFAULT_EXCLUDE, allow_blank=True)
+    apartments_radius_m = serializers.FloatField(
+        default=selectors.APARTMENTS_RADIUS_M,
+        min_value=0,
+        max_value=selectors.MAX_APARTMENTS_RADIUS_M,
+    )
+    first_month = serializers.IntegerField(
+        default=selectors.DEFAULT_FIRST_MONTH, min_value=1, max_value=12
+    )
+    last_month = serializers.IntegerField(
+        default=selectors.DEFAULT_LAST_MONTH, min_value=1, max_value=12
+    )
+    note = serializers.CharField(default="", allow_blank=True, max_length=2000)
+    dry_run = serializers.BooleanField(
+        default=False, help_text="return the plan these parameters make without saving it"
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if (attrs.get("budget") is None) == (attrs.get("count") is None):
+            raise serializers.ValidationError("Give either a budget or a count of yards.")
+        if attrs["first_month"] > attrs["last_month"]:
+            raise serializers.ValidationError("first_month is after last_month.")
+        return attrs
+
+
+class PlansQuery(serializers.Serializer):
+    year = serializers.IntegerField(min_value=FIRST_YEAR, max_value=LAST_YEAR, required=False)
+
+
+class ItemUpdate(serializers.Serializer):
+    status = serializers.ChoiceField(choices=YardPlanItem.Status.choices)
+    done_on = serializers.DateField(required=False, allow_null=True)
+
+
+def _money(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _plan_json(plan: YardPlan, *, items: bool) -> dict[str, Any]:
+    body = {
+        "id": plan.pk,
+        "year": plan.year,
+        "version": plan.version,
+        "is_record": plan.is_record,
+        "basis": plan.basis,
+        "budget": _money(plan.budget),
+        "count": plan.count,
+        "weights": plan.weights,
+        "exclude": plan.exclude,
+        "apartments_radius_m": plan.apartments_radius_m,
+        "first_month": plan.first_month,
+        "last_month": plan.last_month,
+        "yards": plan.items.count() if plan.is_record else len(plan.archive),
+        "total_cost": _money(plan.total_cost),
+        "total_area_m2": round(plan.total_area_m2, 1),
+        "note": plan.note,
+        "created_by": plan.created_by.username if plan.created_by else None,
+        "created_at": plan.created_at,
+        "superseded_at": plan.superseded_at,
+    }
+    if items:
+        body["items"] = selectors.plan_items(plan=plan)
+    return body
+
+
+def _draft_json(draft: PlanDraft) -> dict[str, Any]:
+    return {
+        "dry_run": True,
+        "year": draft.year,
+        "basis": draft.basis,
+        "budget": _money(draft.budget),
+        "count": draft.count,
+        "weights": draft.weights.as_dict(),
+        "exclude": draft.exclusions.as_dict(),
+        "yards": len(draft.items),
+        "candidates": draft.candidates,
+        "total_cost": _money(draft.total_cost),
+        "total_area_m2": round(draft.total_area_m2, 1),
+        "notes": draft.notes,
+        "items": [selectors.plan_item_feature(item=i, year=draft.year) for i in draft.items],
+    }
+
+
+class YardPlansApi(APIView):
+    @extend_schema(
+        summary="Yard plan versions, newest first (staff)",
+        operation_id="api_yards_plans_list",
+        parameters=[PlansQuery],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT), **ERRORS},
+        tags=["planning"],
+    )
+    def get(self, request: Request) -> Response:
+        _viewer(request, STAFF)
+        q = _valid(PlansQuery(data=request.query_params))
+        plans = selectors.plans_list(year=q.get("year"))
+        return Response({"plans": [_plan_json(p, items=False) for p in plans]})
+
+    @extend_schema(
+        summary="Make the year's next plan version from the ranking, and publish it (planners)",
+        request=PlanRequest,
+        responses={
+            201: OpenApiResponse(OpenApiTypes.OBJECT, description="the plan, now of record"),
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="dry_run: the plan, not saved"),
+            **ERRORS,
+        },
+        tags=["planning"],
+    )
+    def post(self, request: Request) -> Response:
+        viewer = _viewer(request, (Role.PLANNER,))
+        q = _valid(PlanRequest(data=request.data))
+        params = {
+            "year": q["year"],
+            "budget": q.get("budget"),
+            "count": q.get("count"),
+            "weights": selectors.weights_parse(text=q["weights"]),
+            "exclusions": selectors.exclusions_parse(text=q["exclude"]),
+            "apartments_radius_m": q["apartments_radius_m"],
+            "first_month": q["first_month"],
+            "last_month": q["last_month"],
+            "now": timezone.now(),
+        }
+        if q["dry_run"]:
+            draft = selectors.plan_compose(
+                **params, previous=selectors.yard_plan_record(year=q["year"])
+            )
+            return Response(_draft_json(draft))
+        plan, draft = plan_create(
+            **params, by=request.user if viewer.user_id else None, note=q["note"]
+        )
+        body = _plan_json(plan, items=True)
+        body["candidates"] = draft.candidates
+        body["notes"] = draft.notes
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class YardPlanApi(APIView):
+    @extend_schema(
+        summary="One yard plan version with its yards (staff)",
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT), **ERRORS, 404: None},
+        tags=["planning"],
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        _viewer(request, STAFF)
+        return Response(_plan_json(selectors.plan_get(pk=pk), items=True))
+
+
+class YardPlanItemApi(APIView):
+    @extend_schema(
+        summary="Set a yard's status in the plan of record: planned, in_progress, done (planners)",
+        request=ItemUpdate,
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT),
+            **ERRORS,
+            404: None,
+            409: OpenApiResponse(description="the plan is superseded"),
+        },
+        tags=["planning"],
+    )
+    def patch(self, request: Request, pk: int, item_id: int) -> Response:
+        _viewer(request, (Role.PLANNER,))
+        q = _valid(ItemUpdate(data=request.data))
+        today = timezone.localdate()
+        item = plan_item_update(
+            plan_id=pk,
+            item_id=item_id,
+            status=q["status"],
+            done_on=q.get("done_on"),
+            today=today,
+        )
+        return Response(selectors.plan_item_feature(item=item, year=item.year))
+
+
+# --- where breaks recur ------------------------------------------------------------------------
+
+
+class BreaksQuery(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=NetworkKind.choices, required=False)
+    since = serializers.DateField(
+        required=False, help_text=f"default: {selectors.DEFAULT_PERIOD_YEARS} years before until"
+    )
+    until = serializers.DateField(required=False, help_text="default: today")
+
+
+class HotspotsQuery(BreaksQuery):
+    eps_m = serializers.FloatField(
+        default=selectors.DEFAULT_EPS_M,
+        min_value=0.1,
+        max_value=selectors.MAX_EPS_M,
+        help_text="DBSCAN radius in metres",
+    )
+    min_points = serializers.IntegerField(
+        default=selectors.DEFAULT_MIN_POINTS, min_value=2, max_value=1000
+    )
+    k = serializers.IntegerField(
+        default=selectors.DEFAULT_REPAIR_K,
+        min_value=1,
+        max_value=100_000,
+        help_text="a segment with at least k breaks in the period is a repair candidate",
+    )
+    snap_m = serializers.FloatField(
+        default=selectors.DEFAULT_SNAP_M,
+        min_value=0,
+        max_value=selectors.MAX_SNAP_M,
+        help_text="an incident lies on the nearest segment of its kind within this distance",
+    )
+
+
+class HotspotsApi(APIView):
+    @extend_schema(
+        summary="Where networks keep breaking: DBSCAN clusters in metres, repair candidates",
+        parameters=[HotspotsQuery],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT), **ERRORS},
+        tags=["planning"],
+    )
+    def get(self, request: Request) -> Response:
+        _viewer(request, STAFF)
+        q = _valid(HotspotsQuery(data=request.query_params))
+        query = selectors.break_query_make(
+            kind=q.get("kind"),
+            since=q.get("since"),
+            until=q.get("until"),
+            today=timezone.localdate(),
+            snap_m=q["snap_m"],
+        )
+        return Response(
+            selectors.hotspots_find(
+                query=query, eps_m=q["eps_m"], min_points=q["min_points"], k=q["k"]
+            )
+        )
+
+
+class SvgRenderer(BaseRenderer):
+    """Lets a client ask for the chart with ``Accept: image/svg+xml``; errors stay JSON text."""
+
+    media_type = "image/svg+xml"
+    format = "svg"
+    charset = "utf-8"
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: dict[str, Any] | None = None,
+    ) -> bytes:
+        return (data if isinstance(data, str) else json.dumps(data, default=str)).encode()
+
+
+class BreaksChartApi(APIView):
+    renderer_classes = [JSONRenderer, SvgRenderer]
+
+    @extend_schema(
+        summary="Chart of breaks per month per network kind, as SVG (staff)",
+        parameters=[BreaksQuery],
+        responses={(200, "image/svg+xml"): OpenApiTypes.STR, **ERRORS},
+        tags=["planning"],
+    )
+    def get(self, request: Request) -> HttpResponse:
+        _viewer(request, STAFF)
+        q = _valid(BreaksQuery(data=request.query_params))
+        query = selectors.break_query_make(
+            kind=q.get("kind"),
+            since=q.get("since"),
+            until=q.get("until"),
+            today=timezone.localdate(),
+        )
+        data = selectors.breaks_per_month(query=query)
+        kind = f" ({query.kind})" if query.kind else ""
+        title = f"Network breaks per month{kind}, {query.since} to {query.until}: {data['total']}"
+        return HttpResponse(
+            breaks_chart_svg(data=data, title=title), content_type="image/svg+xml; charset=utf-8"
+        )
