@@ -120,7 +120,8 @@ def appeals_list(
     if filters.bbox is not None:
         box = Polygon.from_bbox(filters.bbox)
         box.srid = 4326
-        qs = qs.filter(geom__intersects=box)
+        # Appeals are points: the index's bounding-box test (&&) is already exact for them.
+        qs = qs.filter(geom__bboverlaps=box)
     if filters.received_from is not None:
         qs = qs.filter(received_at__gte=filters.received_from)
     if filters.received_to is not None:

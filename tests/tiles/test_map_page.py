@@ -210,6 +210,25 @@ class MapPage:
             self.style_layers(name),
         )
 
+    def show_only(self, *names: str) -> None:
+        """Untick every other layer: later layers (appeals, the yard plan) draw over these."""
+        for box in self.page.locator("#layer-list input[data-layer]").all():
+            if box.get_attribute("data-layer") in names:
+                box.check()
+            else:
+                box.uncheck()
+        self.wait_idle()
+
+    def rendered_soon(self, name: str, timeout_s: float = 20.0) -> list[dict]:
+        """Like rendered(), waiting for a slow tile on a loaded machine."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            found = self.rendered(name)
+            if found or time.monotonic() > deadline:
+                return found
+            self.page.wait_for_timeout(250)
+            self.wait_idle()
+
     def find_clickable(self, name: str, needs: tuple[str, ...] = ()) -> dict | None:
         """A point where a click hits a feature of this layer first (with these properties)."""
         return self.page.evaluate(
@@ -313,6 +332,8 @@ def test_hash_follows_the_map_and_centre_comes_from_settings(map_page: MapPage) 
 
 def test_clicking_a_building_shows_its_card_with_the_address(map_page: MapPage) -> None:
     map_page.open(f"#17/{LAT}/{LON}")
+    map_page.show_only("buildings", "streets", "land")
+    map_page.rendered_soon("buildings")
     hit = map_page.find_clickable("buildings", needs=("street", "housenumber"))
     assert hit is not None, "no addressed building to click at the demo centre"
 
@@ -330,6 +351,8 @@ def test_clicking_a_building_shows_its_card_with_the_address(map_page: MapPage) 
 def test_a_derived_yard_is_marked_derived_not_surveyed(map_page: MapPage, demo_city: dict) -> None:
     lon, lat = demo_city["yard"]
     map_page.open(f"#17/{lat}/{lon}")
+    map_page.show_only("yards", "streets", "land")
+    map_page.rendered_soon("yards")
     hit = map_page.find_clickable("yards")
     assert hit is not None, "no yard to click"
 
@@ -370,7 +393,7 @@ def test_operator_token_adds_the_restricted_layers_and_log_out_removes_them(
     # The restricted TileJSON and tiles answered (a request without the token gets 401).
     assert map_page.restricted_requests()
     assert map_page.refused == []
-    networks = map_page.rendered("networks")
+    networks = map_page.rendered_soon("networks")
     assert networks and all(n["kind"] for n in networks)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "map-operator.png")
