@@ -16,7 +16,7 @@ run: db
 
 test: db
 	@.venv/bin/ruff check --quiet .
-	@REDIS_URL="$$(scripts/redis.sh)" $(PY) -m pytest -n 2 $(PYTEST_ARGS)
+	@REDIS_URL="$$(scripts/redis.sh)" $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup
 	@.venv/bin/ruff check .
