@@ -9,10 +9,7 @@ from dataclasses import dataclass
 # from a ::geography cast, and the tile envelope is transformed to it once per tile (not the
 # column per row), so the GiST index on the column serves every query.
 STORAGE_SRID = 4326
-WEB_MERCATOR_SRID = 3857
 MAX_ZOOM = 22
-# Half the width of the EPSG:3857 square, in metres.
-MERCATOR_HALF = 20037508.342789244
 
 Bbox = tuple[float, float, float, float]
 """(west, south, east, north) in degrees."""
@@ -26,13 +23,6 @@ class TileAddress:
 
     def is_valid(self) -> bool:
         return 0 <= self.z <= MAX_ZOOM and 0 <= self.x < 2**self.z and 0 <= self.y < 2**self.z
-
-    def mercator_bounds(self) -> tuple[float, float, float, float]:
-        """(xmin, ymin, xmax, ymax) of the tile in EPSG:3857 metres."""
-        size = 2 * MERCATOR_HALF / 2**self.z
-        xmin = -MERCATOR_HALF + self.x * size
-        ymax = MERCATOR_HALF - self.y * size
-        return xmin, ymax - size, xmin + size, ymax
 
 
 def fractional_tile(lon: float, lat: float, z: int) -> tuple[float, float]:

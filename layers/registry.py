@@ -324,13 +324,6 @@ LAYERS: dict[str, LayerSpec] = _registry(
 )
 
 
-def layer_for_model(model: type[models.Model]) -> LayerSpec:
-    for spec in LAYERS.values():
-        if spec.model is model:
-            return spec
-    raise KeyError(model)
-
-
 def layers_for(viewer: Viewer) -> list[LayerSpec]:
     """The layers a viewer may see, in registry order."""
     return [spec for spec in LAYERS.values() if spec.visible_to(viewer)]
