@@ -45,6 +45,11 @@ class Conflict(ApplicationError):
     code = "conflict"
 
 
+class Unavailable(ApplicationError):
+    status = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "unavailable"
+
+
 def error_body(message: str, *, code: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 

@@ -11,6 +11,13 @@ from django.conf import settings
 from django.core.management import call_command
 
 from tests.factories import CommandRun
+from tiles.selectors import forget_bounds
+
+
+@pytest.fixture(autouse=True)
+def fresh_layer_bounds() -> None:
+    """TileJSON bounds are remembered for a minute: never across tests with other data."""
+    forget_bounds()
 
 
 @pytest.fixture

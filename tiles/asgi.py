@@ -25,7 +25,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from rest_framework.authtoken.models import Token
 
-from gis.exceptions import ApplicationError, Unauthorized, error_body
+from gis.exceptions import ApplicationError, Unauthorized, Unavailable, error_body
 from gis.roles import PUBLIC, Viewer, viewer_of
 from tiles.cache import CachedTile, LocalTileCache, parse_purge_payload
 from tiles.redis_cache import RedisTileCache
@@ -44,6 +44,7 @@ TILE_PATH = re.compile(
 MVT = b"application/vnd.mapbox-vector-tile"
 TOKEN_TTL_S = 30.0
 MAX_TILESETS = 4096
+LISTEN_TIMEOUT_S = 10.0
 DJANGO_DB_OPTIONS = frozenset({"isolation_level", "server_side_binding", "assume_role", "pool"})
 
 
@@ -104,7 +105,15 @@ class TileServer:
                     settings.REDIS_URL, prefix=f"citygis:{params['dbname']}:"
                 )
                 await self.redis.flush_on_start()
-            self._listener = asyncio.create_task(self._listen(params))
+            listening = asyncio.Event()
+            self._listener = asyncio.create_task(self._listen(params, listening))
+            # No tile is cached before this worker hears purges: it could never drop it.
+            try:
+                await asyncio.wait_for(listening.wait(), LISTEN_TIMEOUT_S)
+            except TimeoutError:
+                self.pool = pool
+                await self._stop()
+                raise Unavailable("The tile service cannot reach the database.") from None
             self.pool = pool
 
     async def _stop(self) -> None:
@@ -118,13 +127,17 @@ class TileServer:
             self.pool = None
         if self.redis:
             await self.redis.close()
+            self.redis = None
+        # The lock belongs to this event loop; a restart (a new loop) makes its own.
+        self._started = None
 
-    async def _listen(self, params: dict[str, Any]) -> None:
+    async def _listen(self, params: dict[str, Any], listening: asyncio.Event) -> None:
         """Purge the caches as the database announces changed rows (tiles/triggers.py)."""
         while True:
             try:
                 async with await AsyncConnection.connect(**params, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
+                    listening.set()
                     async for notify in conn.notifies():
                         await self.purge(notify.payload)
             except asyncio.CancelledError:
@@ -143,6 +156,8 @@ class TileServer:
         self.local.purge(layer, boxes)
         if self.redis:
             await self.redis.purge(layer, boxes)
+            # A request may have copied a stale tile from Redis while the purge above ran.
+            self.local.purge(layer, boxes)
 
     # --- requests ----------------------------------------------------------------------------
 
@@ -166,10 +181,10 @@ class TileServer:
                 return
 
     async def _tile(self, scope: Scope, send: Send, match: re.Match) -> None:
-        if self.pool is None:
-            await self._start()
         headers = dict(scope["headers"])
         try:
+            if self.pool is None:
+                await self._start()
             viewer = await self._viewer(headers.get(b"authorization", b""))
             tileset = self._tilesets.get((match["layers"], viewer))
             if tileset is None:
@@ -183,14 +198,15 @@ class TileServer:
                 send, exc.status, error_body(exc.message, code=exc.code, **exc.extra)
             )
         key = tileset.cache_key(tile)
+        # Taken before any await: a purge landing meanwhile keeps what we fetch out of the cache.
+        epoch = self.local.epoch
         cached = self.local.get(key)
         if cached is None and self.redis is not None:
             body = await self.redis.get(key)
             if body is not None:
                 cached = CachedTile(body)
-                self.local.put(key, cached, epoch=self.local.epoch)
+                self.local.put(key, cached, epoch=epoch)
         if cached is None:
-            epoch = self.local.epoch
             cached = CachedTile(await self._render(tileset, tile))
             if self.local.put(key, cached, epoch=epoch) and self.redis is not None:
                 await self.redis.put(key, cached.body)

@@ -137,6 +137,11 @@ def layer_bounds(spec: LayerSpec) -> Bbox | None:
     return cached[1]
 
 
+def forget_bounds() -> None:
+    """Drop the remembered layer extents (after a bulk change, or between tests)."""
+    _bounds.clear()
+
+
 def layers_extent(layers: Sequence[LayerSpec], viewer: Viewer) -> Bbox | None:
     """The lon/lat box around the rows of the layers this viewer may see (None: no rows)."""
     boxes = [

@@ -123,7 +123,7 @@ def base_url(demo_city: dict) -> Iterator[str]:
         loop.close()
         # The app is a module-level singleton: leave no tiles or bounds of this data behind.
         application.local.clear()
-        tile_selectors._bounds.clear()
+        tile_selectors.forget_bounds()
 
 
 # --- the browser -----------------------------------------------------------------------------

@@ -109,7 +109,7 @@ def base_url(city: dict) -> Iterator[str]:
         thread.join(10)
         loop.close()
         application.local.clear()
-        tile_selectors._bounds.clear()
+        tile_selectors.forget_bounds()
 
 
 @pytest.fixture(scope="module")
