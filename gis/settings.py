@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "orders.appeals",
     "orders.permits",
     "orders.planning",
+    "orders.operations",
     "tiles",
     "importers",
 ]

@@ -21,6 +21,7 @@ urlpatterns = [
     path("tiles/", include("tiles.urls")),
     path("ogc/", include("layers.ogc_urls")),
     path("", include("orders.planning.urls")),
+    path("", include("orders.operations.urls")),
     # A malformed tile path gets a JSON 404 like the tile server's, not Django's HTML page.
     re_path(r"^tiles/", not_found_json),
 ]

@@ -8,6 +8,7 @@ from typing import ClassVar
 from django.contrib.gis.db import models
 from django.contrib.postgres.indexes import GinIndex, GistIndex
 from django.db.models import CharField, F, Func, Q
+from django.db.models.functions import Coalesce
 from django.db.models.lookups import In
 
 from layers.addresses import (
@@ -20,6 +21,8 @@ from layers.addresses import (
 from layers.validators import validate_geometry
 
 SRID = 4326  # see gis.spatial.STORAGE_SRID for why
+STOREY_HEIGHT_M = 3.0
+"""The storey height a building's height is estimated with when only its floors are known."""
 
 
 def new_source_id() -> str:
@@ -184,6 +187,12 @@ class Building(AddressMixin, NameKeyMixin, CityObject):
     floors = models.PositiveSmallIntegerField(null=True, blank=True)
     height_m = models.FloatField(null=True, blank=True)
     year_built = models.PositiveSmallIntegerField(null=True, blank=True)
+    render_height_m = models.GeneratedField(
+        expression=Coalesce(F("height_m"), F("floors") * STOREY_HEIGHT_M),
+        output_field=models.FloatField(),
+        db_persist=True,
+        help_text="Height for 3D maps: the surveyed height, else floors × storey height.",
+    )
     geom = models.GeometryField(srid=SRID, validators=[validate_geometry])
 
     class Meta(CityObject.Meta):
@@ -347,6 +356,39 @@ class Manhole(CityObject):
 
     def __str__(self) -> str:
         return f"{self.kind} manhole {self.pk}"
+
+
+class StreetLight(CityObject):
+    """A street lamp: what a "light is out" appeal links to."""
+
+    ref = models.CharField(max_length=64, blank=True, help_text="The lamp's number on its pole")
+    kind = models.CharField(max_length=64, blank=True, help_text="OSM lamp_type/light:method")
+    owner = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="lights"
+    )
+    geom = models.PointField(srid=SRID, validators=[validate_geometry])
+
+    class Meta(CityObject.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"street light {self.ref or self.pk}"
+
+
+class District(NameKeyMixin, CityObject):
+    """An administrative district: appeals, permits and yards belong to one by space."""
+
+    name = models.CharField(max_length=255)
+    admin_level = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="OSM admin_level; empty for imported or derived areas"
+    )
+    geom = models.MultiPolygonField(srid=SRID, validators=[validate_geometry])
+
+    class Meta(CityObject.Meta):
+        indexes = [name_key_index("district")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class BusStop(NameKeyMixin, CityObject):

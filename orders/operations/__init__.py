@@ -1,0 +1,1 @@
+"""The operations view: the live dashboard, repeated problems and the works on a date."""
