@@ -94,6 +94,8 @@ TEMPLATES = [
 # PostGIS's type lookups, more than most API queries take — and the old ones linger. A pool per
 # worker process hands out a warm connection instead; 0 switches it off (CONN_MAX_AGE then applies).
 DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", "8"))
+WEB_THREADS = int(os.environ.get("WEB_THREADS", str(DB_POOL_SIZE or 8)))
+"""Threads per server process that run Django's views (gis/asgi.py)."""
 _DATABASE = (
     dj_database_url.parse(
         os.environ["DATABASE_URL"], engine="django.contrib.gis.db.backends.postgis"
