@@ -171,6 +171,13 @@ DEMO_OSM_FILE = Path(
 DEMO_CITY_NAME = os.environ.get("DEMO_CITY_NAME", "Baltimore")
 # Where maps open (lon, lat, zoom): the demo city's centre unless configured.
 MAP_CENTER = tuple(float(v) for v in os.environ.get("MAP_CENTER", "-76.5750,39.2850,14").split(","))
+# How often the /dashboard page asks whether appeals changed (an unchanged answer is a 304).
+DASHBOARD_POLL_SECONDS = float(os.environ.get("DASHBOARD_POLL_SECONDS", "5"))
+# OSM admin_level values imported as districts (boundary=administrative areas): in most cities
+# 9 and 10 are the districts and sub-districts of the city (admin_level 8 is the city itself).
+DISTRICT_ADMIN_LEVELS = tuple(
+    int(v) for v in os.environ.get("DISTRICT_ADMIN_LEVELS", "9,10").split(",") if v.strip()
+)
 
 # E-mail: files under var/mail unless an SMTP host is configured (claims, department reports).
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
@@ -196,6 +203,20 @@ PROCRASTINATE_DATABASE_ALIAS = "default"
 # and how often the worker's periodic sweep looks for overruns (cron; a 6th field is seconds).
 POLICE_ORGANISATION = os.environ.get("POLICE_ORGANISATION", "")
 CLAIMS_SWEEP_CRON = os.environ.get("CLAIMS_SWEEP_CRON", "*/5 * * * *")
+# How often the worker refreshes the repeated_problems tile layer (orders/operations; cron).
+REPEATED_PROBLEMS_CRON = os.environ.get("REPEATED_PROBLEMS_CRON", "0 * * * *")
+
+# Call-backs to residents of done appeals (orders/appeals): unanswered calls before the appeal is
+# archived as "resident unreachable", and the hours until an unanswered call is due again.
+CALLBACK_MAX_TRIES = int(os.environ.get("CALLBACK_MAX_TRIES", "3"))
+CALLBACK_RETRY_HOURS = float(os.environ.get("CALLBACK_RETRY_HOURS", "2"))
+# Telegram intake (POST /api/intake/telegram/<secret>): off while the webhook secret is empty.
+# TELEGRAM_SECRET_TOKEN, when set, must also come in X-Telegram-Bot-Api-Secret-Token (setWebhook's
+# secret_token). The bot's token sends the replies; the API URL is overridable for tests.
+TELEGRAM_WEBHOOK_SECRET = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "")
+TELEGRAM_SECRET_TOKEN = os.environ.get("TELEGRAM_SECRET_TOKEN", "")
+TELEGRAM_BOT_TOKEN = os.environ.get("TELEGRAM_BOT_TOKEN", "")
+TELEGRAM_API_URL = os.environ.get("TELEGRAM_API_URL", "https://api.telegram.org")
 
 # Vector tiles (tiles/): the cache can be switched off to measure uncached rendering.
 TILE_CACHE = _env_bool("TILE_CACHE", True)

@@ -10,7 +10,7 @@ from gis.services import user_create_or_update
 from importers.derive import layers_derive
 from importers.records import ImportReport
 from importers.services import osm_import
-from layers.models import Organisation
+from layers.models import District, Organisation
 from orders.appeals.demo import appeals_demo_load
 from orders.permits.demo import demo_permits_create
 from orders.planning.demo import planning_demo_seed
@@ -57,6 +57,17 @@ def demo_city_load(*, osm_file: Path, progress=None) -> tuple[ImportReport, Impo
     # orders.appeals: the categories and the 311 sample as appeals, so the map shows real ones.
     derived.notes += appeals_demo_load()
     return imported, derived
+
+
+def demo_districts_summary() -> str:
+    """How many districts the demo city has, and whether they are derived (the summary line)."""
+    total = District.objects.count()
+    derived = District.objects.filter(source="derived").count()
+    if derived:
+        where = f"{derived} derived from neighbourhood points, not official boundaries"
+    else:
+        where = "none derived"
+    return f"demo city: districts: {total} ({where})"
 
 
 def demo_users_create() -> list[tuple[DemoUser, str]]:

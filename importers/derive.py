@@ -10,25 +10,30 @@ running it again on the same data changes nothing.
 - manholes: every ``MANHOLE_SPACING_M`` along each buried network line (not overhead power);
 - snowplough routes: main streets grouped by name, priority by street class;
 - bus route stops: for routes whose source lists no stops, the stops near the route's line in
-  the order the route passes them (``BusRouteStop.derived``).
+  the order the route passes them (``BusRouteStop.derived``);
+- districts, only while no surveyed district boundary is loaded: the Voronoi cells of the named
+  place points (``place=neighbourhood|suburb|quarter``) clipped to the city (the convex hull of
+  its buildings and streets, grown by ``DISTRICT_MARGIN_M``), each named after its place. They
+  say which part of town an appeal is in; they are not official boundaries.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 
 import numpy as np
 import shapely
-from django.contrib.gis.db.models import Extent
+from django.contrib.gis.db.models import Collect, Extent, GeometryField
 from django.contrib.gis.geos import GEOSGeometry
 from django.db import transaction
+from django.db.models import Func
 from pyproj import CRS, Transformer
-from shapely.geometry import MultiLineString, Polygon
+from shapely.geometry import MultiLineString, MultiPoint, MultiPolygon, Polygon
 from shapely.ops import linemerge, polygonize, unary_union
 
-from importers.osm_mapping import STREET_CLASSES
+from importers.osm_mapping import DISTRICT_PLACES, STREET_CLASSES
 from importers.records import ImportReport, Record, records_validate, records_write
 from importers.services import organisations_by_name
 from layers.models import (
@@ -36,9 +41,11 @@ from layers.models import (
     BusRoute,
     BusRouteStop,
     BusStop,
+    District,
     NetworkKind,
     NetworkSegment,
     Organisation,
+    Place,
     Street,
 )
 from layers.registry import LAYERS
@@ -76,6 +83,8 @@ SNOW_SCHEDULE = {
     3: "Priority 3: ploughed after priority 2 routes; clear within 24 h after snowfall ends.",
 }
 SNOW_ORGANISATION = "Snow removal service (demo)"
+DISTRICT_MARGIN_M = 150.0
+"""How far past the outermost buildings and streets derived districts reach."""
 
 
 class Metric:
@@ -241,6 +250,83 @@ def snowplough_records(organisation_id: int) -> list[Record]:
     return records
 
 
+# --- districts -------------------------------------------------------------------------------
+
+
+def city_extent(metric: Metric) -> shapely.Geometry | None:
+    """The convex hull of the city's buildings and streets grown by the margin, in metres."""
+    hulls = []
+    for model in (Building, Street):
+        # The hull is taken in the database: only one polygon per layer travels.
+        hull = model.objects.aggregate(
+            hull=Func(Collect("geom"), function="ST_ConvexHull", output_field=GeometryField())
+        )["hull"]
+        if hull is not None:
+            hulls.append(metric.to_metres(hull))
+    if not hulls:
+        return None
+    return unary_union(hulls).convex_hull.buffer(DISTRICT_MARGIN_M)
+
+
+def district_records(metric: Metric, report: ImportReport) -> list[Record]:
+    """Districts as the Voronoi cells of the named place points, clipped to the city.
+
+    None while any district comes from a survey or a file: derived districts never stand in for
+    real boundaries (and those already derived are then removed as stale).
+    """
+    if District.objects.exclude(source=SOURCE).exists():
+        report.notes.append("districts: the city has district boundaries; none derived")
+        return []
+    extent = city_extent(metric)
+    places = (
+        Place.objects.filter(kind__in=DISTRICT_PLACES)
+        .exclude(name="")
+        .order_by("name", "source", "source_id")
+        .values_list("name", "geom")
+    )
+    points, names, seen = [], [], set()
+    for name, geom in places:
+        point = metric.to_metres(geom)
+        # Two places on one spot would share one cell: the first by name keeps it.
+        if (point.x, point.y) in seen:
+            continue
+        seen.add((point.x, point.y))
+        points.append(point)
+        names.append(name)
+    if extent is None or not points:
+        return []
+    if len(points) == 1:
+        cells = [extent]
+    else:
+        # GEOS's Voronoi diagram (what ST_VoronoiPolygons runs), cells in the points' order.
+        diagram = shapely.voronoi_polygons(MultiPoint(points), extend_to=extent, ordered=True)
+        cells = list(diagram.geoms)
+    # Places of one name (a neighbourhood mapped twice) make one district.
+    by_name: dict[str, list[shapely.Geometry]] = defaultdict(list)
+    for name, cell in zip(names, cells, strict=True):
+        by_name[name].append(cell.intersection(extent))
+    records = []
+    for name in sorted(by_name):
+        area = unary_union(by_name[name])
+        parts = [p for p in getattr(area, "geoms", [area]) if isinstance(p, Polygon) and p.area]
+        if not parts:
+            continue
+        records.append(
+            Record(
+                source_id=f"district-{_key(name)}",
+                values={"name": name, "admin_level": None},
+                geom=metric.to_lonlat(MultiPolygon(parts)),
+                label=f"derived district {name}",
+            )
+        )
+    if records:
+        report.notes.append(
+            f"districts: {len(records)} derived from {len(points)} named place points "
+            "(Voronoi cells, not official boundaries)"
+        )
+    return records
+
+
 # --- bus route stops -------------------------------------------------------------------------
 
 
@@ -277,7 +363,7 @@ def route_stops_derive(metric: Metric) -> int:
 
 @transaction.atomic
 def layers_derive(*, report: ImportReport | None = None) -> ImportReport:
-    """Derive yards, manholes, snowplough routes and route stops from the loaded layers."""
+    """Derive yards, manholes, snowplough routes, districts and route stops from the layers."""
     report = report or ImportReport()
     metric = _metric_for_city()
     if metric is None:
@@ -292,6 +378,7 @@ def layers_derive(*, report: ImportReport | None = None) -> ImportReport:
         "yards": yard_records(metric),
         "manholes": manhole_records(metric),
         "snowplough_routes": snowplough_records(organisation),
+        "districts": district_records(metric, report),
     }
     for layer, records in batches.items():
         spec = LAYERS[layer]

@@ -31,7 +31,7 @@ from importers.records import Record, Rejection
 class OsmExtract:
     records: dict[str, list[Record]] = field(default_factory=lambda: defaultdict(list))
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
-    """(layer, source_id) → name of the owning organisation (OSM ``operator``)."""
+    """(layer, source_id) → name of the owning organisation (OSM ``operator``, or the rule's)."""
     route_stops: dict[str, list[str]] = field(default_factory=dict)
     """Bus route source_id → its stops' source_ids, in the relation's order."""
     failures: list[Rejection] = field(default_factory=list)
@@ -63,7 +63,7 @@ def read_osm(
                     label=f"osm {source_id}",
                 )
             )
-            owner = rule.owner_tag and tags.get(rule.owner_tag)
+            owner = (rule.owner_tag and tags.get(rule.owner_tag)) or rule.owner
             if owner:
                 out.owners[(rule.layer, source_id)] = owner.strip()[:255]
 

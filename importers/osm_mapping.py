@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from django.conf import settings
+
 from layers.models import NetworkKind
+from orders.appeals.categories import LIGHTING
 
 Tags = Mapping[str, str]
 
@@ -30,6 +33,8 @@ class Rule:
     fields: Callable[[Tags], dict[str, Any]]
     owner_tag: str | None = None
     """Tag naming the owning organisation (``operator``); resolved to an Organisation."""
+    owner: str | None = None
+    """The organisation owning every object of the rule that names none by ``owner_tag``."""
 
 
 # --- tag helpers -----------------------------------------------------------------------------
@@ -189,6 +194,31 @@ def is_manhole(t: Tags) -> bool:
     return "manhole" in t or t.get("man_made") == "manhole"
 
 
+def lamp_ref(t: Tags) -> str:
+    return (t.get("ref") or t.get("lamp_ref") or "").strip()[:64]
+
+
+def lamp_kind(t: Tags) -> str:
+    return (t.get("lamp_type") or t.get("light:method") or "").strip()[:64]
+
+
+def is_district(t: Tags) -> bool:
+    """A named administrative boundary of a level set as districts (DISTRICT_ADMIN_LEVELS)."""
+    return (
+        t.get("boundary") == "administrative"
+        and bool(t.get("name", "").strip())
+        and first_int(t.get("admin_level")) in settings.DISTRICT_ADMIN_LEVELS
+    )
+
+
+# place=* values a derived district is named after (importers.derive).
+DISTRICT_PLACES = ("neighbourhood", "suburb", "quarter")
+
+
+def is_district_place(t: Tags) -> bool:
+    return t.get("place") in DISTRICT_PLACES and bool(t.get("name", "").strip())
+
+
 def is_bus_stop(t: Tags) -> bool:
     return t.get("highway") == "bus_stop" or (
         t.get("public_transport") in ("platform", "stop_position") and t.get("bus") == "yes"
@@ -285,6 +315,30 @@ OSM_MAPPING: tuple[Rule, ...] = (
             "kind": manhole_kind(t),
             "depth_m": first_float(t.get("depth")),
         },
+    ),
+    Rule(
+        "street_lights",
+        "node",
+        tag("highway", "street_lamp"),
+        lambda t: {"ref": lamp_ref(t), "kind": lamp_kind(t)},
+        # The city's lighting service answers for every lamp ("street light out" appeals go to
+        # it), whoever OSM says operates the pole.
+        owner=LIGHTING,
+    ),
+    Rule(
+        "districts",
+        "area",
+        is_district,
+        lambda t: {
+            "name": t.get("name", "").strip(),
+            "admin_level": first_int(t.get("admin_level")),
+        },
+    ),
+    Rule(
+        "places",
+        "node",
+        is_district_place,
+        lambda t: {"name": t.get("name", "").strip(), "kind": t.get("place", "")},
     ),
     Rule(
         "bus_stops",

@@ -40,6 +40,9 @@ LAYER_ORDER = (
     "snowplough_routes",
     "streets",
     "land",
+    "street_lights",
+    "districts",
+    "places",
 )
 
 
@@ -97,7 +100,7 @@ def osm_import(
         owner_ids = organisations_by_name(
             extract.owners.values(),
             kind=Organisation.Kind.SERVICE,
-            note="Created from the OSM operator tag on import.",
+            note="Created on OSM import: named by an operator tag or the tag mapping.",
         )
         by_key = {(layer, r.source_id): r for layer, rs in extract.records.items() for r in rs}
         for key, name in extract.owners.items():

@@ -391,6 +391,25 @@ class District(NameKeyMixin, CityObject):
         return self.name
 
 
+class Place(CityObject):
+    """A named place mapped as a point (OSM ``place=neighbourhood|suburb|quarter``).
+
+    Kept because a city whose data has no district boundaries gets its districts derived from
+    these points (importers.derive): each district is the area closer to its place than to any
+    other, named after it.
+    """
+
+    name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=32, help_text="OSM place=*: neighbourhood, suburb, quarter")
+    geom = models.PointField(srid=SRID, validators=[validate_geometry])
+
+    class Meta(CityObject.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class BusStop(NameKeyMixin, CityObject):
     name = models.CharField(max_length=255, blank=True)
     ref = models.CharField(max_length=64, blank=True)

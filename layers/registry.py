@@ -16,8 +16,9 @@ from gis.exceptions import Forbidden, NotFound, Unauthorized
 from gis.roles import Role, Viewer
 from layers import models as m
 from orders.appeals.models import Appeal
+from orders.operations.models import RepeatedProblem, Work
 from orders.permits.models import Permit
-from orders.planning.models import Incident, YardPlanItem
+from orders.planning.models import Incident, NetworkRepair, YardPlanItem
 
 EVERYONE = frozenset(Role)
 STAFF = frozenset({Role.OPERATOR, Role.PLANNER})
@@ -54,6 +55,11 @@ class LayerSpec:
     scope_field: str | None = None
     """Organisation foreign key that scopes rows for contractors: a contractor sees only the
     rows of its own organisation (its permits); other roles that see the layer see all rows."""
+    fed_by: tuple[str, ...] = ()
+    """Layers whose rows this one is computed from (a database view over their tables): a
+    change to one of them purges this layer's cached tiles too. A view has no triggers of its
+    own (tiles.triggers skips views) and must show each row at its source row's geometry, so
+    that the source's purge boxes cover it."""
 
     @property
     def geometry_field(self) -> GeometryField:
@@ -107,6 +113,9 @@ def _registry(specs: Iterable[LayerSpec]) -> dict[str, LayerSpec]:
         if unknown:
             raise ValueError(f"layer {spec.name!r}: unknown properties {sorted(unknown)}")
         registry[spec.name] = spec
+    for spec in registry.values():
+        if unfed := set(spec.fed_by) - set(registry) | ({spec.name} & set(spec.fed_by)):
+            raise ValueError(f"layer {spec.name!r}: fed by unknown layers {sorted(unfed)}")
     return registry
 
 
@@ -230,6 +239,17 @@ LAYERS: dict[str, LayerSpec] = _registry(
             list_filter=("admin_level", "source"),
         ),
         LayerSpec(
+            name="places",
+            title="Neighbourhood names",
+            model=m.Place,
+            geometry_type="Point",
+            properties=("name", "kind"),
+            minzoom=11,
+            search_fields=("name",),
+            list_filter=("kind", "source"),
+            description="Named places mapped as points; demo districts are derived from them.",
+        ),
+        LayerSpec(
             name="bus_routes",
             title="Bus routes",
             model=m.BusRoute,
@@ -349,8 +369,83 @@ LAYERS: dict[str, LayerSpec] = _registry(
             list_filter=("kind", "source"),
             datetime_field="occurred_on",
         ),
+        LayerSpec(
+            name="network_repairs",
+            title="Planned network repairs",
+            model=NetworkRepair,
+            geometry_type="LineString",
+            properties=(
+                "segment",
+                "organisation",
+                "planned_start",
+                "planned_end",
+                "status",
+                "note",
+            ),
+            # The networks are staff-only; so are the repairs of them.
+            roles=STAFF,
+            minzoom=11,
+            search_fields=("note",),
+            list_filter=("status",),
+            datetime_field="planned_start",
+        ),
+        LayerSpec(
+            name="repeated_problems",
+            title="Repeated problems",
+            model=RepeatedProblem,
+            geometry_type="Point",
+            properties=(
+                "kind",
+                "label",
+                "layer",
+                "object_id",
+                "appeals",
+                "open_share",
+                "categories",
+                "first_date",
+                "last_date",
+            ),
+            roles=STAFF,
+            minzoom=10,
+            search_fields=("label", "categories"),
+            list_filter=("kind",),
+            datetime_field="last_date",
+            description="Objects and places with at least 3 appeals in 36 months (refreshed "
+            "hourly by the worker; GET /api/problems/repeated for other periods).",
+        ),
+        LayerSpec(
+            name="works",
+            title="Works (permits, yard plan, network repairs)",
+            model=Work,
+            geometry_type="Geometry",
+            properties=(
+                "kind",
+                "title",
+                "status",
+                "starts_on",
+                "ends_on",
+                "ongoing",
+                "planned_month",
+                "organisation",
+            ),
+            # Its rows come from layers with different audiences (the yard plan is public,
+            # permits are each contractor's own, repairs staff-only) and a layer has one: staff.
+            # Others get the works they may see from GET /api/works, layer by layer.
+            roles=STAFF,
+            fed_by=("permits", "yard_plan", "network_repairs"),
+            minzoom=11,
+            search_fields=("title",),
+            list_filter=("kind", "status"),
+            description="Everything on the ground, each with its period as ISO dates: the map "
+            "filters it by date.",
+        ),
     ]
 )
+
+
+def layers_purged_with(name: str) -> frozenset[str]:
+    """The layer and every layer fed by it: whose cached tiles a change to its rows touches."""
+    return frozenset({name} | {spec.name for spec in LAYERS.values() if name in spec.fed_by})
 
 
 def layers_for(viewer: Viewer) -> list[LayerSpec]:

@@ -16,15 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import shapely
+from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.db.models.functions import GeoFunc, GeometryDistance
 from django.contrib.gis.geos import GEOSException, GEOSGeometry, Point
 from django.db import models
-from django.db.models import FloatField
+from django.db.models import Case, F, FloatField, Func, OuterRef, Subquery, Value, When
+from django.db.models.functions import JSONObject
 from pyproj import Geod
 
 from gis.exceptions import ApplicationError, NotFound
 from gis.roles import Viewer
 from layers.geojson import feature, related_fields
+from layers.models import District
 from layers.registry import LAYERS, LayerSpec, get_layer, layers_for
 
 METRES_PER_DEGREE = 111_320.0
@@ -97,6 +100,45 @@ def _near(spec: LayerSpec, viewer: Viewer, geom: GEOSGeometry, metres: float) ->
         .filter(distance_m__lte=metres)
     )
     return qs.order_by("distance_m", "pk")
+
+
+# --- the district an object is in ------------------------------------------------------------
+
+# Where districts overlap (a derived one left beside a real one until derive_layers runs again,
+# admin levels 9 and 10 both imported), the one that counts: surveyed before derived, then the
+# coarsest level (a district before its sub-districts), then the oldest row.
+DISTRICT_ORDER = (
+    Case(When(source="derived", then=Value(1)), default=Value(0)),
+    F("admin_level").asc(nulls_last=True),
+    "pk",
+)
+
+
+def _districts_covering(point: Any) -> models.QuerySet[District]:
+    # ST_Covers (not Within) so that a point on a shared border still finds a district; it is
+    # index-aware, so each lookup is a GiST probe of the districts, never a scan.
+    return District.objects.filter(geom__covers=point).order_by(*DISTRICT_ORDER)
+
+
+def district_of(geom: GEOSGeometry | None) -> dict[str, Any] | None:
+    """The district (``{"id", "name"}``) a point on the geometry lies in; None outside all."""
+    if geom is None or geom.empty:
+        return None
+    point = geom.point_on_surface
+    point.srid = geom.srid
+    return _districts_covering(point).values("id", "name").first()
+
+
+def with_district(qs: models.QuerySet, *, geom_field: str = "geom") -> models.QuerySet:
+    """Rows annotated with ``district``: ``{"id", "name"}`` of the district they lie in, or None.
+
+    One correlated subquery per row on a point on the row's geometry (a point on surface: inside
+    an area, on a line), so an object straddling a border belongs to exactly one district.
+    """
+    # A plain Func: GeoFunc (PointOnSurface) cannot read the SRID of an OuterRef.
+    point = Func(OuterRef(geom_field), function="ST_PointOnSurface", output_field=GeometryField())
+    covering = _districts_covering(point)
+    return qs.annotate(district=Subquery(covering.values(ref=JSONObject(id="pk", name="name"))[:1]))
 
 
 # --- the object card -------------------------------------------------------------------------
@@ -192,11 +234,13 @@ def object_card(*, layer: str, pk: int, viewer: Viewer) -> dict[str, Any]:
         entry = hook(spec, obj, viewer)
         if entry is not None:
             related[entry[0]] = entry[1]
+    in_district = spec.name != "districts" and LAYERS["districts"].visible_to(viewer)
     return {
         "layer": spec.name,
         "title": spec.title,
         "feature": feature(spec, obj, viewer),
         "label": str(obj),
+        "district": district_of(geom) if in_district else None,
         "related": related,
     }
 

@@ -27,6 +27,7 @@ from rest_framework.authtoken.models import Token
 
 from gis.exceptions import ApplicationError, Unauthorized, Unavailable, error_body
 from gis.roles import PUBLIC, Viewer, viewer_of
+from layers.registry import layers_purged_with
 from tiles.cache import CachedTile, LocalTileCache, parse_purge_payload
 from tiles.redis_cache import RedisTileCache
 from tiles.selectors import TileSet, tile_address, tileset_for
@@ -153,11 +154,13 @@ class TileServer:
         except ValueError:
             log.warning("ignoring malformed purge payload %r", payload)
             return
-        self.local.purge(layer, boxes)
+        # The changed layer's tiles, and those of the layers fed by it (a view over its table).
+        layers = layers_purged_with(layer)
+        self.local.purge(layers, boxes)
         if self.redis:
-            await self.redis.purge(layer, boxes)
+            await self.redis.purge(layers, boxes)
             # A request may have copied a stale tile from Redis while the purge above ran.
-            self.local.purge(layer, boxes)
+            self.local.purge(layers, boxes)
 
     # --- requests ----------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 A cache key is ``<layers>|<scope>|z/x/y``. When a row changes, the database sends its layer and
 the bounding boxes of its old and new geometry (see tiles/triggers.py); ``purge`` then drops,
 at every zoom, exactly the cached tiles whose area (with the tile buffer) those boxes touch and
-whose layers include the changed one. Everything else stays cached.
+whose layers include the changed one or a layer fed by it (``LayerSpec.fed_by``: the caller
+passes them all, see ``layers.registry.layers_purged_with``). Everything else stays cached.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import gzip
 import hashlib
 import math
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from gis.spatial import Bbox as Box
 from gis.spatial import tile_range
@@ -98,10 +99,11 @@ class LocalTileCache:
             if not keys:
                 del self._by_zoom[z][(x, y)]
 
-    def purge(self, layer: str, boxes: list[Box]) -> int:
-        """Drop the cached tiles of ``layer`` that the boxes touch, at every zoom."""
+    def purge(self, layers: str | Collection[str], boxes: list[Box]) -> int:
+        """Drop the cached tiles that draw any of ``layers`` and that the boxes touch."""
         self.epoch += 1
-        doomed = [key for key in self._touched(boxes) if layer in key_layers(key)]
+        names = {layers} if isinstance(layers, str) else set(layers)
+        doomed = [key for key in self._touched(boxes) if names & key_layers(key)]
         for key in doomed:
             self._discard(key)
         return len(doomed)

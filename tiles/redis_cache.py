@@ -7,20 +7,25 @@ Layout under a per-database prefix: one hash per tile, ``t:z/x/y``, whose fields
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import redis.asyncio as redis
 
 from tiles.cache import ENUMERATE_LIMIT, Box, key_tile, tile_ranges
 
 TTL_S = 24 * 3600  # a safety net; purges keep tiles fresh
 
-# Drop, from each tile hash, the fields (layer combinations) that include the changed layer.
+# Drop, from each tile hash, the fields (layer combinations) that include a changed layer: the
+# one whose rows changed, or one fed by it (ARGV holds them all).
 PURGE_SCRIPT = """
+local changed = {}
+for _, name in ipairs(ARGV) do changed[name] = true end
 local n = 0
 for _, key in ipairs(KEYS) do
   for _, field in ipairs(redis.call('HKEYS', key)) do
     local names = string.match(field, '^[^|]*')
     for name in string.gmatch(names, '[^,]+') do
-      if name == ARGV[1] then
+      if changed[name] then
         redis.call('HDEL', key, field)
         n = n + 1
         break
@@ -54,7 +59,9 @@ class RedisTileCache:
             pipe.sadd(f"{self.prefix}z:{z}", f"{x}/{y}")
             await pipe.execute()
 
-    async def purge(self, layer: str, boxes: list[Box]) -> int:
+    async def purge(self, layers: str | Collection[str], boxes: list[Box]) -> int:
+        """Drop the tiles that draw any of ``layers`` and that the boxes touch."""
+        names = sorted({layers} if isinstance(layers, str) else set(layers))
         keys: set[str] = set()
         for z in range(23):
             for x0, y0, x1, y1 in (tile_ranges(b, z) for b in boxes):
@@ -82,7 +89,7 @@ class RedisTileCache:
                 exists += [k for k, e in zip(chunk, await pipe.execute(), strict=True) if e]
         purged = 0
         for start in range(0, len(exists), 500):
-            purged += await self._purge(keys=exists[start : start + 500], args=[layer])
+            purged += await self._purge(keys=exists[start : start + 500], args=names)
         return purged
 
     async def flush_on_start(self) -> None:

@@ -4,6 +4,9 @@ Each layer table gets a row trigger that sends, on channel ``citygis_tiles``, th
 and the bounding boxes of the row's old and new geometry (``"buildings w s e n;w s e n"``).
 Being in the database, it fires for the API, the admin, imports and plain SQL alike; the
 notification is delivered when the transaction commits, and never for one rolled back.
+
+A layer that is a database view (``works``) gets no trigger — a view has no rows of its own to
+change: the layers it is ``fed_by`` announce its changes, and the purge extends to it.
 """
 
 from __future__ import annotations
@@ -61,10 +64,26 @@ def tile_columns(spec: LayerSpec) -> list[str]:
     return sorted({spec.model._meta.get_field(name).column for name in names})
 
 
+def views(tables: list[str]) -> set[str]:
+    """Those of the tables that are views (or materialized views) in the database."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t FROM unnest(%s::text[]) t JOIN pg_class c ON c.oid = to_regclass(t) "
+            "WHERE c.relkind IN ('v', 'm')",
+            [tables],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
 def install_purge_triggers(**_kwargs) -> None:
-    """(Re)create the trigger function and the triggers of every registry layer; idempotent."""
+    """(Re)create the trigger function and the triggers of every registry table; idempotent."""
     statements: list[sql.Composable] = [sql.SQL(FUNCTION)]
+    skipped = views([spec.model._meta.db_table for spec in LAYERS.values()])
     for spec in LAYERS.values():
+        if spec.model._meta.db_table in skipped:
+            if not spec.fed_by:
+                raise ValueError(f"layer {spec.name}: a view must name the layers feeding it")
+            continue
         if spec.geometry_field.column != "geom":
             raise ValueError(f"layer {spec.name}: the purge trigger expects its column 'geom'")
         table = sql.Identifier(spec.model._meta.db_table)

@@ -15,6 +15,7 @@ from gis.widgets import CityMapWidget
 from orders.appeals.models import (
     Appeal,
     AppealHistory,
+    Callback,
     Category,
     DepartmentReportSent,
     IntakeMessage,
@@ -96,3 +97,32 @@ class IntegrationKeyAdmin(admin.ModelAdmin):
 class DepartmentReportSentAdmin(admin.ModelAdmin):
     list_display = ("week", "organisation", "recipients", "sent_at")
     list_filter = ("week",)
+
+
+@admin.register(Callback)
+class CallbackAdmin(admin.ModelAdmin):
+    """Read here; outcomes go through the API, so the appeal moves and its history is written."""
+
+    list_display = ("appeal", "status", "outcome", "due_at", "tries", "last_try_at", "closed_at")
+    list_filter = ("status", "outcome")
+    search_fields = ("appeal__number",)
+    raw_id_fields = ("appeal", "closed_by")
+    readonly_fields = (
+        "appeal",
+        "done_at",
+        "status",
+        "tries",
+        "last_try_at",
+        "outcome",
+        "closed_at",
+        "closed_by",
+        "created_at",
+    )
+    list_select_related = ("appeal",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A call-back is made by the appeal's done transition, once.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Callback | None = None) -> bool:
+        return False

@@ -9,10 +9,13 @@ an integration key in ``X-Api-Key``; residents answer through their one-time lin
 from __future__ import annotations
 
 import csv
+import hmac
 import io
+import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -29,11 +32,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gis.exceptions import ApplicationError, Forbidden, Unauthorized
+from gis.exceptions import ApplicationError, Forbidden, NotFound, Unauthorized
 from gis.roles import Role, Viewer, viewer_for
-from orders.appeals import selectors, services
+from layers.selectors import district_of
+from orders.appeals import selectors, services, telegram
 from orders.appeals.lifecycle import OPEN_STATUSES
-from orders.appeals.models import Appeal, Category, IntegrationKey
+from orders.appeals.models import Appeal, Callback, Category, IntegrationKey
 
 MIN_YEAR, MAX_YEAR = 1900, 2100
 TAG = "appeals"
@@ -238,12 +242,22 @@ class AppealSerializer(serializers.Serializer):
         }
 
 
+class AppealDistrictSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
 class AppealDetailSerializer(AppealSerializer):
     history = serializers.SerializerMethodField()
+    district = serializers.SerializerMethodField()
 
     @extend_schema_field(AppealHistorySerializer(many=True))
     def get_history(self, appeal: Appeal) -> list[dict[str, Any]]:
         return selectors.appeal_history(appeal=appeal)
+
+    @extend_schema_field(AppealDistrictSerializer(allow_null=True))
+    def get_district(self, appeal: Appeal) -> dict[str, Any] | None:
+        return district_of(appeal.geom)
 
 
 class AppealPageSerializer(serializers.Serializer):
@@ -310,6 +324,8 @@ def _appeal(appeal: Appeal, viewer: Viewer, *, detail: bool = False) -> dict[str
         data["history"] = [
             {**row, "at": _iso(row["at"])} for row in selectors.appeal_history(appeal=appeal)
         ]
+        # The district by space (layers.selectors): None while unlocated or outside all.
+        data["district"] = district_of(appeal.geom)
     return data
 
 
@@ -835,3 +851,181 @@ class DepartmentReportApi(APIView):
                 f'attachment; filename="departments-{start}-{end}.csv"'
             )
         return response
+
+
+# --- call-backs ------------------------------------------------------------------------------
+
+
+class CallbackSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField(help_text="open (in the queue) or closed")
+    outcome = serializers.CharField(
+        help_text="when closed: satisfied, not_satisfied, unreachable, resident_confirmed, "
+        "resident_rejected, or moved (the appeal left done otherwise)"
+    )
+    appeal_id = serializers.IntegerField()
+    appeal = serializers.CharField(source="appeal.number", help_text="the appeal's number")
+    appeal_status = serializers.CharField(source="appeal.status")
+    category = serializers.CharField(source="appeal.category.code")
+    category_name = serializers.CharField(source="appeal.category.name")
+    address = serializers.CharField(source="appeal.address")
+    organisation = serializers.CharField(
+        source="appeal.organisation.name", allow_null=True, default=None
+    )
+    organisation_id = serializers.IntegerField(source="appeal.organisation_id", allow_null=True)
+    resident = serializers.SerializerMethodField(help_text="whom to call (operators only)")
+    done_at = serializers.DateTimeField(help_text="the done transition this call-back follows")
+    due_at = serializers.DateTimeField()
+    tries = serializers.IntegerField(help_text="unanswered calls so far")
+    max_tries = serializers.SerializerMethodField()
+    last_try_at = serializers.DateTimeField(allow_null=True)
+    comment = serializers.CharField(help_text="the operator's last note")
+    closed_at = serializers.DateTimeField(allow_null=True)
+    closed_by = serializers.CharField(source="closed_by.username", allow_null=True, default=None)
+
+    def get_max_tries(self, callback: Callback) -> int:
+        return services.callback_max_tries()
+
+    @extend_schema_field(AppealResidentSerializer)
+    def get_resident(self, callback: Callback) -> dict[str, str]:
+        appeal = callback.appeal
+        return {
+            "name": appeal.resident_name,
+            "phone": appeal.resident_phone,
+            "email": appeal.resident_email,
+        }
+
+
+class CallbackPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = CallbackSerializer(many=True)
+
+
+class CallbackListQuery(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=Callback.Status.values,
+        default=Callback.Status.OPEN,
+        help_text="open (default: the queue, oldest due first) or closed (latest first)",
+    )
+    organisation = serializers.IntegerField(
+        min_value=1, required=False, help_text="the appeal's responsible organisation"
+    )
+    limit = serializers.IntegerField(
+        min_value=1, max_value=selectors.MAX_LIST_LIMIT, required=False
+    )
+    offset = serializers.IntegerField(min_value=0, required=False)
+
+
+class CallbackListApi(APIView):
+    @extend_schema(
+        summary="The call-back queue: residents to ask whether their done appeal was fixed",
+        description=(
+            "Operators only: it carries the residents' phones and e-mails. A task appears when "
+            "an appeal becomes done (none when the resident left no contact)."
+        ),
+        parameters=[CallbackListQuery],
+        responses={200: CallbackPageSerializer, **ERRORS},
+        tags=[TAG],
+    )
+    def get(self, request: Request) -> Response:
+        require_operator(viewer_for(request.user))
+        q = _valid(CallbackListQuery, request.query_params)
+        rows = selectors.callbacks_list(status=q["status"], organisation=q.get("organisation"))
+        paginator = AppealPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(CallbackSerializer(page, many=True).data)
+
+
+class CallbackOutcomeInput(serializers.Serializer):
+    outcome = serializers.ChoiceField(
+        choices=["satisfied", "not_satisfied", "unreachable"],
+        help_text="satisfied: archived; not_satisfied: reopened with half the norm; "
+        "unreachable: a try (the CALLBACK_MAX_TRIES-th archives it, resident unreachable)",
+    )
+    comment = serializers.CharField(max_length=2000, allow_blank=True, default="")
+
+
+class CallbackOutcomeApi(APIView):
+    @extend_schema(
+        summary="Record a call-back's outcome (operators): the appeal moves, its history says so",
+        request=CallbackOutcomeInput,
+        responses={
+            200: CallbackSerializer,
+            **ERRORS,
+            409: OpenApiResponse(description="the call-back is closed already"),
+        },
+        tags=[TAG],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        require_operator(viewer_for(request.user))
+        data = _valid(CallbackOutcomeInput, request.data)
+        callback = services.callback_record(
+            callback_id=pk, outcome=data["outcome"], comment=data["comment"], by=request.user
+        )
+        return Response(CallbackSerializer(selectors.callbacks_list().get(pk=callback.pk)).data)
+
+
+# --- messenger intake ------------------------------------------------------------------------
+
+
+def _telegram_allowed(secret: str, header: str | None) -> bool:
+    """The path secret (and the header token, when one is set), compared in constant time."""
+    expected = settings.TELEGRAM_WEBHOOK_SECRET
+    if not expected:
+        return False
+    # Hashes first: equal lengths, so the comparison's time tells nothing, not even the length.
+    if not hmac.compare_digest(selectors.token_hash(secret), selectors.token_hash(expected)):
+        return False
+    token = settings.TELEGRAM_SECRET_TOKEN
+    return not token or hmac.compare_digest(
+        selectors.token_hash(header or ""), selectors.token_hash(token)
+    )
+
+
+class TelegramIntakeResult(serializers.Serializer):
+    ok = serializers.BooleanField()
+    outcome = serializers.ChoiceField(choices=[o.value for o in services.TelegramOutcome])
+    intake_id = serializers.IntegerField(
+        allow_null=True, help_text="the moderation queue's message (GET /api/appeals/intake)"
+    )
+
+
+class TelegramIntakeApi(APIView):
+    # Telegram sends no credentials but the secret in the path (and its header token).
+    authentication_classes: list[type] = []
+
+    @extend_schema(
+        summary="Telegram webhook: a Bot API Update into the moderation queue",
+        description=(
+            "Set with setWebhook to `…/api/intake/telegram/<TELEGRAM_WEBHOOK_SECRET>` (and "
+            "`secret_token` = TELEGRAM_SECRET_TOKEN, if set). Messages and edited messages "
+            "(text or caption, location, photo) are queued, idempotently by chat and message "
+            "id; other updates are answered 200 and dropped so Telegram does not retry them. "
+            "When a moderator accepts the message, the sender is told the appeal's number."
+        ),
+        request=OpenApiTypes.OBJECT,
+        responses={
+            200: TelegramIntakeResult,
+            400: OpenApiResponse(description="not JSON, or not a Telegram Update"),
+            404: OpenApiResponse(description="wrong secret, or Telegram intake is off"),
+        },
+        tags=[TAG],
+    )
+    def post(self, request: Request, secret: str) -> Response:
+        if not _telegram_allowed(secret, request.headers.get("X-Telegram-Bot-Api-Secret-Token")):
+            raise NotFound("Not found.")
+        # Read whatever the Content-Type says: the answer to a body that is not JSON is a 400.
+        try:
+            data = json.loads(request.body or b"")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadInput(f"The body is not JSON: {exc}.") from None
+        try:
+            message = telegram.update_parse(data)
+        except telegram.UpdateError as exc:
+            raise BadInput(str(exc)) from None
+        queued, outcome = services.intake_telegram_receive(message=message)
+        return Response(
+            {"ok": True, "outcome": outcome.value, "intake_id": queued.pk if queued else None}
+        )

@@ -2,8 +2,12 @@
 
 Each category names the registry layer an appeal of its kind is about and the radius within
 which the nearest object of that layer is linked; ``sla_hours`` is the norm from receipt to
-done. Street lights have no layer yet (a later issue adds lamp posts): their appeals are located
-but not linked, and not flagged for it either.
+done. A "street light out" appeal links to the nearest lamp of the ``street_lights`` layer; with
+none in range it is flagged for an operator, never linked to a guess. Categories without a layer
+(park maintenance, other) are located but not linked, and not flagged for it either.
+
+``categories_load`` creates missing categories and leaves existing ones alone; a change to a seed
+that existing databases must pick up comes with a data migration (layers 0007 for the lights).
 """
 
 from __future__ import annotations
@@ -45,7 +49,8 @@ class CategorySeed:
 # fmt: off
 # code, name, group, organisation, layer, link radius (m), SLA (h), priority, network break
 _ROWS = (
-    ("street-light-out", "Street light out", "lighting", LIGHTING, "", 0, 72, 2, False),
+    ("street-light-out", "Street light out",
+     "lighting", LIGHTING, "street_lights", 30, 72, 2, False),
     ("pipe-burst", "Pipe burst or water leak", "water", WATER, "networks", 30, 4, 1, True),
     ("no-water", "No water or low pressure", "water", WATER, "networks", 50, 8, 1, True),
     ("sewer-backup", "Sewer backup or water in a basement",

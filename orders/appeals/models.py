@@ -200,6 +200,9 @@ class IntakeMessage(models.Model):
     )
     moderated_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
+    replied_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the sender was told the appeal's number (messengers)"
+    )
 
     class Meta:
         ordering = ["-received_at"]
@@ -250,3 +253,60 @@ class DepartmentReportSent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organisation", "week"], name="report_sent_once")
         ]
+
+
+class Callback(models.Model):
+    """An operator's call to the resident once their appeal is done: was it really fixed.
+
+    One per done transition (an appeal reopened and done again gets a new one); an appeal whose
+    resident left neither a phone nor an e-mail gets none (its history says so).
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    class Outcome(models.TextChoices):
+        SATISFIED = "satisfied", "Satisfied: archived"
+        NOT_SATISFIED = "not_satisfied", "Not satisfied: reopened"
+        UNREACHABLE = "unreachable", "Unreachable after the last try: archived"
+        RESIDENT_CONFIRMED = "resident_confirmed", "The resident confirmed through their link"
+        RESIDENT_REJECTED = "resident_rejected", "The resident rejected through their link"
+        MOVED = "moved", "The appeal was moved out of done otherwise"
+
+    appeal = models.ForeignKey(Appeal, on_delete=models.CASCADE, related_name="callbacks")
+    done_at = models.DateTimeField(help_text="The done transition this call-back follows")
+    due_at = models.DateTimeField(help_text="When to call (later after an unanswered try)")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    tries = models.PositiveSmallIntegerField(default=0, help_text="Unanswered calls so far")
+    last_try_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=32, choices=Outcome.choices, blank=True)
+    comment = models.TextField(blank=True, help_text="The operator's last note")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            # Exactly one per done transition, however many writers race to make it.
+            models.UniqueConstraint(fields=["appeal", "done_at"], name="callback_once_per_done"),
+            models.UniqueConstraint(
+                fields=["appeal"], condition=Q(status="open"), name="callback_one_open"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open", outcome="") | (Q(status="closed") & ~Q(outcome="")),
+                name="callback_outcome_when_closed",
+            ),
+        ]
+        indexes = [
+            # The operators' queue: open ones, oldest due first.
+            models.Index(
+                fields=["due_at", "id"], condition=Q(status="open"), name="callback_queue"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Call-back {self.pk} ({self.status})"

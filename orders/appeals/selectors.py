@@ -33,7 +33,7 @@ from layers.models import Building
 from layers.registry import LAYERS, LayerSpec
 from layers.selectors import GeodesicDistance, degrees_for
 from orders.appeals.lifecycle import OPEN_STATUSES
-from orders.appeals.models import Appeal, Category, IntakeMessage, IntegrationKey
+from orders.appeals.models import Appeal, Callback, Category, IntakeMessage, IntegrationKey
 
 try:  # the address search (layers/search.py) is being built beside this app
     from layers.search import addresses_search
@@ -164,6 +164,22 @@ def intake_pending() -> models.QuerySet[IntakeMessage]:
     return IntakeMessage.objects.filter(status=IntakeMessage.Status.PENDING).order_by(
         "received_at", "id"
     )
+
+
+def callbacks_list(
+    *, status: str | None = None, organisation: int | None = None
+) -> models.QuerySet[Callback]:
+    """The operators' call-back queue: oldest due first (closed ones: most recently closed)."""
+    rows = Callback.objects.select_related(
+        "appeal", "appeal__category", "appeal__organisation", "closed_by"
+    )
+    if status is not None:
+        rows = rows.filter(status=status)
+    if organisation is not None:
+        rows = rows.filter(appeal__organisation_id=organisation)
+    if status == Callback.Status.CLOSED:
+        return rows.order_by("-closed_at", "-id")
+    return rows.order_by("due_at", "id")
 
 
 def token_hash(raw: str) -> str:

@@ -13,8 +13,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 
+from django.conf import settings
 from django.contrib.gis.db.models.functions import PointOnSurface
 from django.contrib.gis.geos import Point
 from django.contrib.postgres.expressions import ArraySubquery
@@ -37,6 +39,7 @@ from django.db.models import (
 from django.db.models.functions import JSONObject
 from django.urls import reverse
 from django.utils import timezone
+from procrastinate.contrib.django import app
 
 from gis.exceptions import ApplicationError, Conflict, Forbidden, NotFound, Unauthorized
 from gis.models import User
@@ -50,6 +53,7 @@ from orders.appeals.models import (
     NUMBER_SEQUENCE,
     Appeal,
     AppealHistory,
+    Callback,
     Category,
     DepartmentReportSent,
     IntakeMessage,
@@ -66,11 +70,16 @@ from orders.appeals.selectors import (
     object_distance_m,
     token_hash,
 )
+from orders.appeals.telegram import TelegramError, TelegramMessage, send_message
 
 S = Appeal.Status
 # How far ahead of the server's clock a client's received_at may be (clock skew), no more.
 CLOCK_SKEW = timedelta(minutes=5)
 MESSENGERS = frozenset({"telegram", "whatsapp", "viber", "messenger", "sms", "max"})
+TELEGRAM = "telegram"
+# The job that tells a Telegram sender their appeal's number (orders/appeals/tasks.py).
+TELEGRAM_REPLY_TASK = "appeals.telegram_reply"
+REPLIES_QUEUE = "replies"
 
 
 def appeal_numbers_next(*, years: list[int]) -> list[str]:
@@ -159,7 +168,7 @@ def appeal_link_auto(appeal: Appeal) -> None:
     """Link the nearest object of the category's layer within its radius; never a guess.
 
     Unlocated, or no object in range: unlinked and flagged for an operator. A category without a
-    layer (street lights, for now) links nothing and flags only an unlocated appeal.
+    layer (park maintenance, other) links nothing and flags only an unlocated appeal.
     """
     appeal.linked_layer, appeal.linked_id, appeal.link_distance_m = "", None, None
     appeal.link_method = Appeal.LinkMethod.NONE
@@ -443,9 +452,11 @@ def _move(
     duplicate_of_id: int | None = None,
     organisation_id: int | None = None,
     link_base: str = "",
+    callback_outcome: str = "",
+    history_data: dict[str, Any] | None = None,
 ) -> Transitioned:
     current = appeal.status
-    data: dict[str, Any] = {}
+    data: dict[str, Any] = dict(history_data or {})
     token = None
     if to == S.ASSIGNED:
         if organisation_id is not None:
@@ -484,6 +495,14 @@ def _move(
     appeal.confirm_token_hash = token_hash(token) if token else ""
     appeal.status = to
     appeal.save()
+    if current == S.DONE:
+        closed = _callback_close(
+            appeal, to, now=now, by=by, by_label=by_label, outcome=callback_outcome
+        )
+        if closed is not None:
+            data["callback"] = {**closed, **data.get("callback", {})}
+    if to == S.DONE:
+        data["callback"] = _callback_open(appeal, now=now)
     _history(
         appeal,
         action="status",
@@ -498,6 +517,136 @@ def _move(
     if token and appeal.resident_email:
         transaction.on_commit(_confirm_mail(appeal, token, link_base))
     return Transitioned(appeal=appeal, confirm_token=token)
+
+
+# --- call-backs ------------------------------------------------------------------------------
+
+
+def _callback_open(appeal: Appeal, *, now: datetime) -> dict[str, Any]:
+    """The call-back task of the done transition at ``now``: made once, or none without contact.
+
+    An appeal without a phone or an e-mail gets no task (nobody to ask); the done row of its
+    history says so, and it waits for an operator's move as before.
+    """
+    if not (appeal.resident_phone or appeal.resident_email):
+        return {"skipped": "no phone or e-mail"}
+    # The appeal's row lock serialises moves; the constraints (one per done transition, one open
+    # per appeal) hold regardless of it: a second task is never inserted, only found.
+    callback, _ = Callback.objects.get_or_create(
+        appeal=appeal, done_at=now, defaults={"due_at": now}
+    )
+    return {"id": callback.pk}
+
+
+def _callback_close(
+    appeal: Appeal, to: str, *, now: datetime, by: User | None, by_label: str, outcome: str
+) -> dict[str, Any] | None:
+    """Close the open call-back of an appeal leaving done: by its outcome, or by who moved it."""
+    callback = (
+        Callback.objects.select_for_update()
+        .filter(appeal=appeal, status=Callback.Status.OPEN)
+        .first()
+    )
+    if callback is None:
+        return None
+    if not outcome:
+        outcome = Callback.Outcome.MOVED
+        if by_label == "resident":
+            outcome = (
+                Callback.Outcome.RESIDENT_CONFIRMED
+                if to == S.ARCHIVED
+                else Callback.Outcome.RESIDENT_REJECTED
+            )
+    callback.status, callback.outcome, callback.closed_at = Callback.Status.CLOSED, outcome, now
+    callback.closed_by = by if by is not None and by.is_authenticated else None
+    callback.save()
+    return {"id": callback.pk, "outcome": outcome}
+
+
+CALLBACK_MOVES = {
+    Callback.Outcome.SATISFIED: S.ARCHIVED,
+    Callback.Outcome.NOT_SATISFIED: S.REOPENED,
+    Callback.Outcome.UNREACHABLE: S.ARCHIVED,
+}
+UNREACHABLE_REASON = "resident unreachable"
+
+
+def callback_max_tries() -> int:
+    """Unanswered calls that archive an appeal (``CALLBACK_MAX_TRIES``, at least one)."""
+    return max(1, int(settings.CALLBACK_MAX_TRIES))
+
+
+@transaction.atomic
+def callback_record(
+    *,
+    callback_id: int,
+    outcome: str,
+    by: User | None,
+    comment: str = "",
+    now: datetime | None = None,
+) -> Callback:
+    """An operator's call: satisfied → archived; not satisfied → reopened; unreachable → a try.
+
+    The appeal moves through the lifecycle's own move (``_move``), so a reopening is exactly the
+    resident's rejection: half the norm, ``reopen_count`` up. The ``CALLBACK_MAX_TRIES``-th
+    unanswered call archives the appeal as "resident unreachable"; an earlier one is counted and
+    the call is due again ``CALLBACK_RETRY_HOURS`` later. A closed task → 409.
+    """
+    _operator(by)
+    if outcome not in CALLBACK_MOVES:
+        raise ApplicationError(
+            f"Unknown outcome {outcome!r}.",
+            extra={"fields": {"outcome": [f"One of: {', '.join(CALLBACK_MOVES)}."]}},
+        )
+    now = now or timezone.now()
+    appeal_id = Callback.objects.filter(pk=callback_id).values_list("appeal_id", flat=True).first()
+    if appeal_id is None:
+        raise NotFound(f"No call-back {callback_id}.")
+    # The appeal first, as every move locks it: a resident's answer racing this call waits.
+    appeal = _locked(appeal_id)
+    callback = Callback.objects.select_for_update().get(pk=callback_id)
+    if callback.status != Callback.Status.OPEN or appeal.status != S.DONE:
+        raise Conflict(
+            f"The call-back is closed already ({callback.outcome or appeal.status}).",
+            extra={"status": callback.status, "outcome": callback.outcome},
+        )
+    callback.comment = comment
+    max_tries = callback_max_tries()
+    data: dict[str, Any] = {"id": callback.pk, "outcome": outcome}
+    if outcome == Callback.Outcome.UNREACHABLE:
+        callback.tries += 1
+        callback.last_try_at = now
+        data.update(tries=callback.tries, max_tries=max_tries)
+        if callback.tries < max_tries:
+            callback.due_at = now + timedelta(hours=settings.CALLBACK_RETRY_HOURS)
+            callback.save()
+            _history(
+                appeal,
+                action="callback_try",
+                at=now,
+                by=by,
+                from_status=S.DONE,
+                to_status=S.DONE,
+                comment=comment,
+                data={"callback": data},
+            )
+            return callback
+        comment = f"Resident unreachable after {callback.tries} tries" + (
+            f": {comment}" if comment else "."
+        )
+        data["reason"] = UNREACHABLE_REASON
+    callback.save()
+    _move(
+        appeal,
+        CALLBACK_MOVES[outcome],
+        now=now,
+        by=by,
+        comment=comment,
+        callback_outcome=outcome,
+        history_data={"callback": data},
+    )
+    callback.refresh_from_db()
+    return callback
 
 
 def _original(appeal: Appeal, duplicate_of_id: int | None) -> Appeal:
@@ -717,7 +866,118 @@ def intake_accept(
     message.moderated_by = by
     message.moderated_at = now
     message.save()
+    if message.source == TELEGRAM and message.payload.get("chat_id") is not None:
+        # Deferred on this transaction's connection: the reply job exists iff the appeal does.
+        app.configure_task(name=TELEGRAM_REPLY_TASK, queue=REPLIES_QUEUE).defer(
+            intake_id=message.pk
+        )
     return appeal
+
+
+class TelegramOutcome(StrEnum):
+    QUEUED = "queued"
+    ALREADY_QUEUED = "already queued"
+    EDIT_APPLIED = "edit applied"
+    IGNORED = "ignored"
+
+
+@transaction.atomic
+def intake_telegram_receive(
+    *, message: TelegramMessage | None
+) -> tuple[IntakeMessage | None, TelegramOutcome]:
+    """Queue a Telegram message for moderation; Telegram's retries and edits never duplicate it.
+
+    A message is keyed by chat and message id. An edit of a message still pending replaces its
+    text, point and photos (an older update never overwrites a newer one); an edit of a message
+    moderated already is queued on its own (keyed by its update id) when it says something, and
+    an edit of one never seen is queued as the message. Nothing to read (a sticker, a live
+    location moving after moderation, an update that is not a message) queues nothing.
+    """
+    if message is None:
+        return None, TelegramOutcome.IGNORED
+    if not (message.text or message.point or message.photos):
+        return None, TelegramOutcome.IGNORED
+    payload = message.payload()
+    if message.edited_at is not None:
+        original = (
+            IntakeMessage.objects.select_for_update()
+            .filter(source=TELEGRAM, external_id=message.external_id)
+            .first()
+        )
+        if original is not None and original.status == IntakeMessage.Status.PENDING:
+            if original.payload.get("update_id", -1) >= message.update_id:
+                return original, TelegramOutcome.ALREADY_QUEUED
+            edits = [*original.payload.get("edits", []), message.edited_at.isoformat()]
+            original.text = message.text or original.text
+            original.geom = message.point or original.geom
+            original.payload = {
+                **payload,
+                "date": original.payload.get("date", payload["date"]),
+                "photo_file_ids": payload["photo_file_ids"] or original.payload["photo_file_ids"],
+                "photos": payload["photos"] or original.payload.get("photos", []),
+                "edits": edits,
+            }
+            original.full_clean(validate_unique=False, validate_constraints=False)
+            original.save()
+            return original, TelegramOutcome.EDIT_APPLIED
+        if original is not None:
+            if not message.text:
+                return None, TelegramOutcome.IGNORED
+            payload["edit_of"] = original.pk
+            external_id = f"{message.external_id}:edit:{message.update_id}"
+        else:
+            external_id = message.external_id
+    else:
+        external_id = message.external_id
+    queued, created = intake_receive(
+        source=TELEGRAM,
+        external_id=external_id,
+        text=message.text,
+        point=message.point,
+        payload=payload,
+    )
+    return queued, TelegramOutcome.QUEUED if created else TelegramOutcome.ALREADY_QUEUED
+
+
+def telegram_reply_text(appeal: Appeal) -> str:
+    return f"Your appeal is registered under number {appeal.number}."
+
+
+def intake_reply_send(*, intake_id: int) -> str:
+    """Tell a Telegram sender their appeal's number, once per success (the reply job's body).
+
+    The message row is locked while sending, so two workers never both send; a crash between
+    Telegram's answer and the commit sends it again (at least once, as with claims). A refusal
+    that retrying cannot cure (the bot blocked, the chat gone) is recorded and not retried.
+    """
+    with transaction.atomic():
+        message = (
+            IntakeMessage.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("appeal")
+            .filter(pk=intake_id)
+            .first()
+        )
+        if message is None:
+            return "missing or being sent"
+        if message.replied_at is not None:
+            return "already sent"
+        if message.appeal is None or message.payload.get("chat_id") is None:
+            return "nothing to reply to"
+        try:
+            send_message(
+                chat_id=message.payload["chat_id"],
+                text=telegram_reply_text(message.appeal),
+                reply_to=message.payload.get("message_id"),
+            )
+        except TelegramError as exc:
+            if not exc.permanent:
+                raise
+            message.payload = {**message.payload, "reply_error": str(exc)}
+            message.save(update_fields=["payload"])
+            return f"failed: {exc}"
+        message.replied_at = timezone.now()
+        message.save(update_fields=["replied_at"])
+    return "sent"
 
 
 @transaction.atomic

@@ -16,5 +16,8 @@ urlpatterns = [
         "appeals/<int:pk>/transition", api.AppealTransitionApi.as_view(), name="appeal-transition"
     ),
     path("appeals/<int:pk>/relink", api.AppealRelinkApi.as_view(), name="appeal-relink"),
+    path("callbacks", api.CallbackListApi.as_view(), name="callback-list"),
+    path("callbacks/<int:pk>/outcome", api.CallbackOutcomeApi.as_view(), name="callback-outcome"),
+    path("intake/telegram/<str:secret>", api.TelegramIntakeApi.as_view(), name="intake-telegram"),
     path("reports/departments", api.DepartmentReportApi.as_view(), name="report-departments"),
 ]

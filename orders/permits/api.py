@@ -168,14 +168,31 @@ class PermitSerializer(GeoFeatureModelSerializer):
         return services.allowed_actions(permit, self.viewer)
 
 
+class PermitDistrictSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
 class PermitDetailSerializer(PermitSerializer):
     history = HistorySerializer(many=True, read_only=True)
     extensions = ExtensionSerializer(many=True, read_only=True)
     restoration = serializers.SerializerMethodField()
     claims = serializers.SerializerMethodField()
+    district = serializers.SerializerMethodField()
 
     class Meta(PermitSerializer.Meta):
-        fields = PermitSerializer.Meta.fields + ("history", "extensions", "restoration", "claims")
+        fields = PermitSerializer.Meta.fields + (
+            "history",
+            "extensions",
+            "restoration",
+            "claims",
+            "district",
+        )
+
+    @extend_schema_field(PermitDistrictSerializer(allow_null=True))
+    def get_district(self, permit: Permit) -> dict[str, Any] | None:
+        # Annotated by selectors.permit_detail (layers.selectors.with_district).
+        return getattr(permit, "district", None)
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_restoration(self, permit: Permit) -> dict[str, Any] | None:

@@ -33,7 +33,7 @@ from layers.models import (
     Yard,
 )
 from layers.registry import get_layer
-from layers.selectors import METRES_PER_DEGREE, GeodesicDistance, degrees_for
+from layers.selectors import METRES_PER_DEGREE, GeodesicDistance, degrees_for, with_district
 from orders.appeals.models import Appeal
 from orders.permits.models import Claim, Permit
 
@@ -108,9 +108,12 @@ def permits_list(
 
 
 def permit_detail(*, viewer: Viewer, permit_id: int) -> Permit:
-    """A permit with its history, extensions, restoration act and claims prefetched."""
+    """A permit with its history, extensions, restoration act and claims prefetched.
+
+    Annotated with ``district``: the district its work area lies in (layers.selectors).
+    """
     permit = (
-        permits_visible(viewer=viewer)
+        with_district(permits_visible(viewer=viewer))
         .prefetch_related("history", "extensions", "restoration__documents", "claims")
         .filter(pk=permit_id)
         .first()

@@ -1,11 +1,14 @@
-"""Admin for plans and unit costs; plan items and incidents are registry layers (layers.admin)."""
+"""Admin for plans, unit costs and network repairs; plan items and incidents: layers.admin."""
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.gis.admin import GISModelAdmin
 from django.http import HttpRequest
 
-from orders.planning.models import UnitCost, YardPlan, YardPlanItem
+from gis.widgets import CityMapWidget
+from orders.planning.models import NetworkRepair, UnitCost, YardPlan, YardPlanItem
+from orders.planning.repairs import network_repair_save
 
 
 class YardPlanItemInline(admin.TabularInline):
@@ -45,3 +48,23 @@ class YardPlanAdmin(admin.ModelAdmin):
 @admin.register(UnitCost)
 class UnitCostAdmin(admin.ModelAdmin):
     list_display = ("surface", "cost_per_m2", "note", "updated_at")
+
+
+# The registry's admin for the network_repairs layer (layers.admin) would let the line be drawn
+# by hand; here it is the segment's, copied on save.
+if admin.site.is_registered(NetworkRepair):
+    admin.site.unregister(NetworkRepair)
+
+
+@admin.register(NetworkRepair)
+class NetworkRepairAdmin(GISModelAdmin):
+    gis_widget = CityMapWidget
+    list_display = ("id", "segment", "organisation", "planned_start", "planned_end", "status")
+    list_filter = ("status",)
+    search_fields = ("note",)
+    raw_id_fields = ("segment", "organisation")
+    fields = ("segment", "organisation", "planned_start", "planned_end", "status", "note", "geom")
+    readonly_fields = ("geom",)
+
+    def save_model(self, request, obj, form, change) -> None:
+        network_repair_save(repair=obj, by=request.user if not change else None)

@@ -1,4 +1,4 @@
-"""The planning API: yard ranking and plans (staff; plans made by planners), break hotspots."""
+"""The planning API: yard ranking, plans, break hotspots and planned network repairs (staff)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,15 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from gis.exceptions import Forbidden, Unauthorized
 from gis.roles import Role, Viewer, viewer_for
-from layers.models import NetworkKind
+from layers.models import NetworkKind, NetworkSegment, Organisation
 from orders.planning import selectors
 from orders.planning.charts import breaks_chart_svg
-from orders.planning.models import FIRST_YEAR, LAST_YEAR, YardPlan, YardPlanItem
+from orders.planning.models import FIRST_YEAR, LAST_YEAR, NetworkRepair, YardPlan, YardPlanItem
+from orders.planning.repairs import network_repair_create, network_repairs_list
 from orders.planning.selectors import BadQuery, PlanDraft
 from orders.planning.services import plan_create, plan_item_update
 
@@ -387,3 +389,80 @@ class BreaksChartApi(APIView):
         return HttpResponse(
             breaks_chart_svg(data=data, title=title), content_type="image/svg+xml; charset=utf-8"
         )
+
+
+# --- planned network repairs -------------------------------------------------------------------
+
+
+class NetworkRepairSerializer(GeoFeatureModelSerializer):
+    segment_kind = serializers.CharField(source="segment.kind", read_only=True)
+    organisation_name = serializers.CharField(source="organisation.name", read_only=True)
+
+    class Meta:
+        model = NetworkRepair
+        geo_field = "geom"
+        fields = (
+            "id",
+            "segment",
+            "segment_kind",
+            "organisation",
+            "organisation_name",
+            "planned_start",
+            "planned_end",
+            "status",
+            "note",
+            "created_at",
+        )
+
+
+class NetworkRepairRequest(serializers.Serializer):
+    segment = serializers.PrimaryKeyRelatedField(queryset=NetworkSegment.objects.all())
+    organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.all())
+    planned_start = serializers.DateField()
+    planned_end = serializers.DateField()
+    status = serializers.ChoiceField(
+        choices=NetworkRepair.Status.choices, default=NetworkRepair.Status.PLANNED
+    )
+    note = serializers.CharField(default="", allow_blank=True, max_length=2000)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["planned_end"] < attrs["planned_start"]:
+            raise serializers.ValidationError("planned_end is before planned_start.")
+        return attrs
+
+
+class NetworkRepairsQuery(serializers.Serializer):
+    date = serializers.DateField(
+        required=False, help_text="only repairs whose planned period covers this day"
+    )
+    status = serializers.ChoiceField(choices=NetworkRepair.Status.choices, required=False)
+    segment = serializers.IntegerField(required=False, min_value=1)
+
+
+class NetworkRepairsApi(APIView):
+    @extend_schema(
+        summary="Planned network repairs, by planned start (staff)",
+        operation_id="api_networks_repairs_list",
+        parameters=[NetworkRepairsQuery],
+        responses={200: NetworkRepairSerializer(many=True), **ERRORS},
+        tags=["planning"],
+    )
+    def get(self, request: Request) -> Response:
+        _viewer(request, STAFF)
+        q = _valid(NetworkRepairsQuery(data=request.query_params))
+        repairs = network_repairs_list(
+            covering=q.get("date"), status=q.get("status"), segment_id=q.get("segment")
+        )
+        return Response(NetworkRepairSerializer(repairs, many=True).data)
+
+    @extend_schema(
+        summary="Plan a network repair; its line is the segment's (planners and operators)",
+        request=NetworkRepairRequest,
+        responses={201: NetworkRepairSerializer, **ERRORS},
+        tags=["planning"],
+    )
+    def post(self, request: Request) -> Response:
+        viewer = _viewer(request, STAFF)
+        q = _valid(NetworkRepairRequest(data=request.data))
+        repair = network_repair_create(**q, by=request.user if viewer.user_id else None)
+        return Response(NetworkRepairSerializer(repair).data, status=status.HTTP_201_CREATED)

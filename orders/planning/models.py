@@ -190,3 +190,56 @@ class Incident(CityObject):
 
     def __str__(self) -> str:
         return f"{self.kind} incident {self.occurred_on}"
+
+
+class NetworkRepair(models.Model):
+    """A planned repair of a network segment: who replaces it, and when.
+
+    ``geom`` is the segment's line, copied when the repair is saved (``services``): the repair
+    is drawn where it was planned even if the segment is later resurveyed, and the ``works``
+    view and tiles read it without a join. It is the ``network_repairs`` layer (staff only, like
+    the networks).
+    """
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    segment = models.ForeignKey(
+        NetworkSegment, on_delete=models.PROTECT, related_name="planned_repairs"
+    )
+    organisation = models.ForeignKey(
+        "layers.Organisation",
+        on_delete=models.PROTECT,
+        related_name="network_repairs",
+        help_text="Who does the repair (the network's owner or its contractor)",
+    )
+    planned_start = models.DateField()
+    planned_end = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLANNED)
+    note = models.TextField(blank=True)
+    geom = models.LineStringField(
+        srid=SRID, help_text="The segment's line when the repair was saved"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["planned_start", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(planned_end__gte=models.F("planned_start")),
+                name="networkrepair_period",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["planned_start", "planned_end"], name="networkrepair_period_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"repair of {self.segment} {self.planned_start}–{self.planned_end}"

@@ -14,6 +14,7 @@ urlpatterns = [
         name="planning-plan-item",
     ),
     path("api/networks/hotspots", api.HotspotsApi.as_view(), name="planning-hotspots"),
+    path("api/networks/repairs", api.NetworkRepairsApi.as_view(), name="planning-repairs"),
     path(
         "api/networks/breaks-chart.svg", api.BreaksChartApi.as_view(), name="planning-breaks-chart"
     ),

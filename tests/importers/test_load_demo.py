@@ -13,7 +13,7 @@ from django.db import transaction
 from pytest_django import DjangoDbBlocker
 
 from importers.demo import DEMO_USERS
-from layers.models import Building, BusRouteStop, Manhole, SnowploughRoute, Yard
+from layers.models import Building, BusRouteStop, District, Manhole, Place, SnowploughRoute, Yard
 from tests.factories import CommandRun
 
 RunCommand = Callable[..., CommandRun]
@@ -56,10 +56,25 @@ class TestLoadDemo:
     def test_prints_a_summary_of_the_import_and_of_the_derived_layers(
         self, loaded: CommandRun
     ) -> None:
-        imported, derived = summaries(loaded.stdout)
+        imported, derived, districts = summaries(loaded.stdout)
         assert imported.startswith("demo city: baltimore-2015.osm.pbf: read ")
         assert derived.startswith("demo city: derived layers: read ")
         assert "rejected 0" in derived
+        assert districts == (
+            "demo city: districts: 27 (27 derived from neighbourhood points, "
+            "not official boundaries)"
+        )
+
+    def test_districts_are_derived_from_the_neighbourhood_points(self) -> None:
+        # The extract has no district-level boundaries: one district per neighbourhood node.
+        assert Place.objects.filter(kind="neighbourhood").count() == 27
+        names = set(District.objects.values_list("name", flat=True))
+        assert {"Fells Point", "Canton", "Highlandtown"} <= names
+        assert set(District.objects.values_list("source", flat=True)) == {"derived"}
+        # Every building lies in one of them.
+        for building in Building.objects.order_by("pk")[::97]:
+            point = building.geom.point_on_surface
+            assert District.objects.filter(geom__covers=point).exists(), building.pk
 
     def test_loads_the_city_and_derives_what_osm_lacks(self) -> None:
         assert Building.objects.count() >= 1_900
@@ -77,7 +92,7 @@ class TestLoadDemo:
     ) -> None:
         second = run_command("load_demo")
 
-        imported, derived = summaries(second.stdout)
+        imported, derived, _ = summaries(second.stdout)
         assert "created 0, updated 0," in imported
         assert "created 0, updated 0," in derived
         assert "stops" not in second.stdout

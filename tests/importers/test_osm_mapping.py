@@ -10,6 +10,7 @@ import pytest
 from importers.osm_mapping import OSM_MAPPING, first_int, osm_date, rules_for, year
 from layers.models import NetworkKind
 from layers.registry import LAYERS
+from orders.appeals.categories import LIGHTING
 
 
 def layers(geometry: str, tags: dict[str, str]) -> list[str]:
@@ -215,3 +216,57 @@ def test_first_int_takes_the_first_whole_number(value: str | None, expected: int
 )
 def test_year_of_start_date(value: str, expected: int | None) -> None:
     assert year(value) == expected
+
+
+def test_street_lamp_node_is_a_street_light_of_the_lighting_service() -> None:
+    tags = {"highway": "street_lamp", "ref": "L-12", "lamp_type": "electric"}
+    assert layers("node", tags) == ["street_lights"]
+    assert fields("street_lights", "node", tags) == {"ref": "L-12", "kind": "electric"}
+    [rule] = rules_for("node", tags)
+    assert rule.owner == LIGHTING
+
+
+def test_street_lamp_ref_and_kind_fall_back_to_lamp_ref_and_light_method() -> None:
+    tags = {"highway": "street_lamp", "lamp_ref": "7", "light:method": "LED"}
+    assert fields("street_lights", "node", tags) == {"ref": "7", "kind": "LED"}
+
+
+@pytest.mark.parametrize("level", ["9", "10"])
+def test_named_admin_boundary_of_a_district_level_is_a_district(level: str) -> None:
+    tags = {"boundary": "administrative", "admin_level": level, "name": "Алмалинский район"}
+    assert layers("area", tags) == ["districts"]
+    assert fields("districts", "area", tags) == {
+        "name": "Алмалинский район",
+        "admin_level": int(level),
+    }
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {"boundary": "administrative", "admin_level": "8", "name": "Baltimore"},
+        {"boundary": "administrative", "admin_level": "9"},
+        {"boundary": "postal_code", "admin_level": "9", "name": "21224"},
+    ],
+)
+def test_city_level_unnamed_or_other_boundaries_are_not_districts(tags: dict[str, str]) -> None:
+    assert layers("area", tags) == []
+
+
+def test_district_admin_levels_come_from_the_setting(settings) -> None:
+    settings.DISTRICT_ADMIN_LEVELS = (8,)
+    tags = {"boundary": "administrative", "admin_level": "8", "name": "Baltimore"}
+    assert layers("area", tags) == ["districts"]
+    assert layers("area", {**tags, "admin_level": "9"}) == []
+
+
+@pytest.mark.parametrize("kind", ["neighbourhood", "suburb", "quarter"])
+def test_named_place_nodes_are_kept_for_derived_districts(kind: str) -> None:
+    tags = {"place": kind, "name": "Fells Point"}
+    assert layers("node", tags) == ["places"]
+    assert fields("places", "node", tags) == {"name": "Fells Point", "kind": kind}
+
+
+def test_cities_islands_and_unnamed_places_are_not_kept() -> None:
+    assert layers("node", {"place": "city", "name": "Baltimore"}) == []
+    assert layers("node", {"place": "neighbourhood"}) == []

@@ -15,7 +15,7 @@ from tests.factories import viewer
 RESTRICTED = ("networks", "manholes", "cameras")
 # Layers staff alone see besides the underground ones (incidents), and permits (staff and the
 # contractors, each its own): neither is for the public.
-STAFF_ONLY = ("incidents",)
+STAFF_ONLY = ("incidents", "network_repairs", "repeated_problems", "works")
 CONTRACTOR_SCOPED = ("permits",)
 PUBLIC_LAYERS = tuple(
     name for name in LAYERS if name not in RESTRICTED + STAFF_ONLY + CONTRACTOR_SCOPED

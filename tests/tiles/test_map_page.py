@@ -24,7 +24,7 @@ from pytest_django import DjangoDbBlocker
 from gis.asgi import application
 from gis.roles import Role
 from gis.services import user_create_or_update
-from layers.models import NetworkSegment, Yard
+from layers.models import Building, NetworkSegment, Yard
 from layers.registry import LAYERS
 from tiles import selectors as tile_selectors
 
@@ -81,10 +81,16 @@ def demo_city(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iter
             # Read here: with Playwright's sync API running, Django refuses queries in tests.
             yard = Yard.objects.order_by("pk").first().geom.point_on_surface
             network = NetworkSegment.objects.order_by("pk").first().geom.interpolate_normalized(0.5)
+            tall = next(
+                b.geom.point_on_surface
+                for b in Building.objects.filter(render_height_m__isnull=False).order_by("pk")
+                if b.geom.geom_type != "Point"
+            )
             yield {
                 "operator": token,
                 "yard": (yard.x, yard.y),
                 "network": (network.x, network.y),
+                "tall": (tall.x, tall.y),
             }
         finally:
             call_command("flush", interactive=False, verbosity=0)
@@ -466,4 +472,54 @@ def test_style_draws_appeals_only_when_the_catalog_lists_them(map_page: MapPage)
     assert "#d62828" in colour and "#2e9e44" in colour  # red in work, green done
     # Once the registry has an appeals layer, the live map draws it with the same hook.
     assert bool(map_page.style_layers("appeals")) == ("appeals" in LAYERS)
+    assert map_page.errors == []
+
+
+def test_3d_toggle_extrudes_buildings_by_their_height_and_back(
+    map_page: MapPage, demo_city: dict
+) -> None:
+    lon, lat = demo_city["tall"]
+    map_page.open(f"#17/{lat}/{lon}")
+    page = map_page.page
+    extrusions = (
+        "() => window.citygisMap.getStyle().layers.filter((l) => l.type === 'fill-extrusion')"
+        ".map((l) => [l.id, l.layout.visibility, l.metadata['citygis:layer']])"
+    )
+    assert page.evaluate(extrusions) == []
+    assert "buildings-fill" in map_page.style_layers("buildings")
+
+    page.check("#three-d")
+    map_page.wait_idle()
+
+    assert page.evaluate(extrusions) == [["buildings-3d", "visible", "buildings"]]
+    assert "buildings-fill" not in map_page.style_layers("buildings")
+    assert page.evaluate("() => window.citygisMap.getPitch()") == pytest.approx(50)
+    extruded = page.evaluate(
+        "() => window.citygisMap.queryRenderedFeatures({layers: ['buildings-3d']})"
+        ".map((f) => f.properties)"
+    )
+    heights = [f["render_height_m"] for f in extruded if "render_height_m" in f]
+    assert heights and all(h > 0 for h in heights)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "map-3d.png")
+
+    # The layer toggle hides the extrusions too, and brings them back.
+    page.uncheck("#layer-list input[data-layer=buildings]")
+    map_page.wait_idle()
+    assert map_page.rendered("buildings") == []
+    page.check("#layer-list input[data-layer=buildings]")
+    map_page.wait_idle()
+
+    # Logging in rebuilds the style: it stays in 3D.
+    map_page.log_in(demo_city["operator"])
+    page.locator("#layer-list input[data-layer=networks]").wait_for()
+    map_page.wait_idle()
+    assert page.evaluate(extrusions) == [["buildings-3d", "visible", "buildings"]]
+
+    page.uncheck("#three-d")
+    map_page.wait_idle()
+    assert page.evaluate(extrusions) == []
+    assert "buildings-fill" in map_page.style_layers("buildings")
+    assert page.evaluate("() => window.citygisMap.getPitch()") == pytest.approx(0)
+    assert map_page.rendered("buildings")
     assert map_page.errors == []

@@ -5,6 +5,8 @@
 // tiles) as "Authorization: Token …"; the style is rebuilt from the catalog the token may see.
 
 import { LAYER_KEY, buildStyle } from "./style.js";
+import { PITCH_3D, withBuildingsIn3D } from "./three_d.js";
+import { WORKS_LAYER, localDay, withWorksOn } from "./works_date.js";
 
 const TOKEN_KEY = "citygis.token";
 const config = JSON.parse(document.getElementById("citygis-config").textContent);
@@ -18,6 +20,9 @@ const ui = {
   loggedIn: document.getElementById("logged-in"),
   logout: document.getElementById("logout"),
   loginError: document.getElementById("login-error"),
+  threeD: document.getElementById("three-d"),
+  worksDate: document.getElementById("works-date"),
+  worksDay: document.getElementById("works-day"),
 };
 
 const state = {
@@ -26,6 +31,8 @@ const state = {
   hidden: new Set(),
   map: null,
   popup: null,
+  threeD: false,
+  worksDay: localDay(), // the date control's day: the works layer shows what is on then
 };
 
 class TokenRejected extends Error {}
@@ -121,7 +128,31 @@ function setLayerVisible(name, visible) {
 }
 
 function style() {
-  return buildStyle(state.catalog, { tilesUrl, hidden: state.hidden });
+  // The works layer filtered to the date control's day (works_date.js).
+  const flat = withWorksOn(
+    buildStyle(state.catalog, { tilesUrl, hidden: state.hidden }),
+    state.worksDay,
+  );
+  return state.threeD ? withBuildingsIn3D(flat) : flat;
+}
+
+// The 3D toggle: buildings extruded by their height and the camera tilted, or flat from above.
+function setThreeD(on) {
+  state.threeD = on;
+  state.map.setStyle(style(), { diff: true });
+  state.map.easeTo({ pitch: on ? PITCH_3D : 0 });
+}
+
+// The date control shows when the catalog has the works layer (operators and planners).
+function renderWorksDate() {
+  ui.worksDate.hidden = !state.catalog.layers.some((layer) => layer.id === WORKS_LAYER);
+  ui.worksDay.value = state.worksDay;
+}
+
+function setWorksDay(day) {
+  state.worksDay = day || localDay();
+  ui.worksDay.value = state.worksDay;
+  state.map.setStyle(style(), { diff: true });
 }
 
 function applyCatalog(catalog) {
@@ -133,6 +164,7 @@ function applyCatalog(catalog) {
   state.map.setStyle(style(), { diff: true });
   renderLayerList();
   renderLogin();
+  renderWorksDate();
 }
 
 // --- object cards ---------------------------------------------------------------------------
@@ -290,6 +322,9 @@ async function start() {
   map.on("zoomend", markOutOfZoom);
   renderLayerList();
   renderLogin();
+  ui.threeD.addEventListener("change", () => setThreeD(ui.threeD.checked));
+  renderWorksDate();
+  ui.worksDay.addEventListener("change", () => setWorksDay(ui.worksDay.value));
   ui.login.addEventListener("submit", logIn);
   ui.logout.addEventListener("click", logOut);
 }

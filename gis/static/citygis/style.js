@@ -214,6 +214,18 @@ export const DRAW = {
     circle("manholes-point", { colour: NETWORK_COLOURS, radius: 4, stroke: "#222222", strokeWidth: 1 }),
   ],
   bus_stops: () => [circle("bus_stops-point", { colour: "#3a5fcd", radius: 4 })],
+  // Districts: their borders only, a fill would tint the whole city.
+  districts: () => [
+    {
+      id: "districts-line",
+      type: "line",
+      paint: { "line-color": "#6a4c93", "line-width": 1.5, "line-opacity": 0.6, "line-dasharray": [6, 3] },
+    },
+  ],
+  places: () => [circle("places-point", { colour: "#6a4c93", radius: 3 })],
+  street_lights: () => [
+    circle("street_lights-point", { colour: "#ffd400", radius: 3, stroke: "#7a6500", strokeWidth: 1 }),
+  ],
   cameras: () => [circle("cameras-point", { colour: "#222222", radius: 4, stroke: "#ffd400" })],
   permits: drawPermits,
   [APPEALS_LAYER]: drawAppeals,
@@ -278,6 +290,7 @@ function drawGeneric(layer) {
 // Bottom to top. Layers the catalog lists and this list does not go just below appeals.
 const DRAW_ORDER = [
   "land",
+  "districts",
   "yards",
   "yard_plan",
   "sports_fields",

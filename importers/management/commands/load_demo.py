@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from importers.commands import ImportCommandMixin
-from importers.demo import demo_city_load, demo_users_create
+from importers.demo import demo_city_load, demo_districts_summary, demo_users_create
 
 
 class Command(ImportCommandMixin, BaseCommand):
@@ -18,6 +18,7 @@ class Command(ImportCommandMixin, BaseCommand):
             imported, derived = demo_city_load(osm_file=osm_file, progress=bar.update)
         self.write_report(imported, what=f"demo city: {osm_file.name}", report_file=None)
         self.write_report(derived, what="demo city: derived layers", report_file=None)
+        self.stdout.write(demo_districts_summary())
         self.stdout.write("demo users (API tokens; send as 'Authorization: Token <token>'):")
         for user, token in demo_users_create():
             org = f" ({user.organisation})" if user.organisation else ""

@@ -48,7 +48,8 @@ def test_categories_load_is_idempotent_and_routes_each_to_an_organisation(catego
     assert categories_load() == 0
     assert all(c.organisation_id for c in categories.values())
     assert categories["pipe-burst"].layer == "networks"
-    assert categories["street-light-out"].layer == ""
+    assert categories["street-light-out"].layer == "street_lights"
+    assert categories["park-maintenance"].layer == ""
 
 
 def test_register_numbers_routes_times_and_records_the_history(register, categories):
@@ -111,7 +112,7 @@ def test_candidates_are_nearest_first_and_only_within_the_radius(register, city)
 
 
 def test_a_category_without_a_layer_is_located_but_neither_linked_nor_flagged(register):
-    appeal = register("street-light-out", (0, 10))
+    appeal = register("park-maintenance", (0, 10))
     assert appeal.geom is not None and appeal.linked_layer == ""
     assert not appeal.needs_attention
 
