@@ -24,7 +24,7 @@ from importers.records import (
     records_write,
 )
 from layers.models import BusRouteStop, Organisation
-from layers.registry import LAYERS
+from layers.registry import LAYERS, source_layers
 
 # Write order: what others point at first.
 LAYER_ORDER = (
@@ -199,8 +199,8 @@ def layer_import(
     for the others. A column feeding an organisation (``owner``) holds its name.
     """
     spec = LAYERS.get(layer)
-    if spec is None:
-        raise ValueError(f"unknown layer {layer!r}; layers: {', '.join(LAYERS)}")
+    if spec is None or spec.computed:
+        raise ValueError(f"unknown layer {layer!r}; layers: {', '.join(source_layers())}")
     fields = {
         name: f
         for name, f in importable_fields(spec.model).items()

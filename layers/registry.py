@@ -60,6 +60,9 @@ class LayerSpec:
     change to one of them purges this layer's cached tiles too. A view has no triggers of its
     own (tiles.triggers skips views) and must show each row at its source row's geometry, so
     that the source's purge boxes cover it."""
+    computed: bool = False
+    """Rows citygis computes from other layers (a view, a refreshed table): never imported,
+    never the object an appeal is about."""
 
     @property
     def geometry_field(self) -> GeometryField:
@@ -406,6 +409,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
                 "last_date",
             ),
             roles=STAFF,
+            computed=True,
             minzoom=10,
             search_fields=("label", "categories"),
             list_filter=("kind",),
@@ -433,6 +437,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
             # Others get the works they may see from GET /api/works, layer by layer.
             roles=STAFF,
             fed_by=("permits", "yard_plan", "network_repairs"),
+            computed=True,
             minzoom=11,
             search_fields=("title",),
             list_filter=("kind", "status"),
@@ -446,6 +451,11 @@ LAYERS: dict[str, LayerSpec] = _registry(
 def layers_purged_with(name: str) -> frozenset[str]:
     """The layer and every layer fed by it: whose cached tiles a change to its rows touches."""
     return frozenset({name} | {spec.name for spec in LAYERS.values() if name in spec.fed_by})
+
+
+def source_layers() -> list[str]:
+    """The layers whose rows come from outside (surveys, imports, staff), not computed ones."""
+    return [name for name, spec in LAYERS.items() if not spec.computed]
 
 
 def layers_for(viewer: Viewer) -> list[LayerSpec]:

@@ -45,7 +45,7 @@ from gis.exceptions import ApplicationError, Conflict, Forbidden, NotFound, Unau
 from gis.models import User
 from gis.roles import Role, viewer_for
 from layers.models import Organisation
-from layers.registry import LAYERS
+from layers.registry import LAYERS, source_layers
 from layers.selectors import degrees_for
 from orders.appeals.categories import ADMINISTRATION, CATEGORIES, DEMO_NOTE, POLICE
 from orders.appeals.lifecycle import TRANSITIONS, Actor, allowed_moves, may_move, who_may
@@ -764,8 +764,9 @@ def appeal_relink(
 
 
 def _link_to(appeal: Appeal, layer: str | None, object_id: int | None) -> None:
-    if not layer or layer not in LAYERS or layer == "appeals":
-        names = ", ".join(sorted(set(LAYERS) - {"appeals"}))
+    linkable = set(source_layers()) - {"appeals"}
+    if layer not in linkable:
+        names = ", ".join(sorted(linkable))
         raise ApplicationError(
             f"Unknown layer {layer!r}.", extra={"fields": {"layer": [f"One of: {names}."]}}
         )

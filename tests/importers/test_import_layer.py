@@ -613,6 +613,15 @@ def test_unknown_layer_is_a_usage_error_naming_the_layers(tmp_path: Path) -> Non
     assert "yards" in str(error)
 
 
+@pytest.mark.parametrize("layer", ["works", "repeated_problems"])
+def test_computed_layers_are_not_importable(tmp_path: Path, layer: str) -> None:
+    path = write_geojson(tmp_path / "rows.geojson", feature(point(), id="w1"))
+
+    error, _ = run_failing("import_layer", layer, str(path))
+
+    assert f"invalid choice: '{layer}'" in str(error)
+
+
 # --- what the database keeps -----------------------------------------------------------------
 
 

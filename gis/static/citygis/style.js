@@ -228,8 +228,26 @@ export const DRAW = {
   ],
   cameras: () => [circle("cameras-point", { colour: "#222222", radius: 4, stroke: "#ffd400" })],
   permits: drawPermits,
+  works: drawWorks,
   [APPEALS_LAYER]: drawAppeals,
 };
+
+// Works on the map's day (works_date.js filters them): dug-up permits orange, yard repairs blue,
+// network repairs purple; an area tinted, a repaired line drawn wide.
+const WORK_COLOUR = ["match", ["get", "kind"], "permit", "#f08c00", "yard", "#1e88e5", "#8e24aa"];
+
+export function drawWorks() {
+  return [
+    ...area("works", { fill: WORK_COLOUR, outline: WORK_COLOUR, opacity: 0.3 }),
+    {
+      id: "works-line",
+      type: "line",
+      filter: ["in", ["geometry-type"], ["literal", ["LineString", "MultiLineString"]]],
+      layout: { "line-cap": "round" },
+      paint: { "line-color": WORK_COLOUR, "line-width": byZoom(5, { z12: 0.5, z19: 1.5 }), "line-opacity": 0.7 },
+    },
+  ];
+}
 
 // Excavation permits: overdue ones (deadline before today, still open) red, open ones orange,
 // closed or cancelled grey. Tiles carry deadline as an ISO date, so strings compare as dates.

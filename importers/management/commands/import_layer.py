@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from importers.commands import ImportCommandMixin
 from importers.services import layer_import
-from layers.registry import LAYERS
+from layers.registry import source_layers
 
 
 def parse_mapping(pairs: list[str]) -> dict[str, str]:
@@ -26,7 +26,7 @@ class Command(ImportCommandMixin, BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("layer", choices=sorted(LAYERS))
+        parser.add_argument("layer", choices=sorted(source_layers()))
         parser.add_argument("file", type=Path)
         parser.add_argument("--srid", type=int, help="CRS of a file that names none (or override)")
         parser.add_argument(

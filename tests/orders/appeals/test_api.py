@@ -225,6 +225,21 @@ def test_relink_through_the_api(client, people, register, city):
     assert bad.status_code == 400
 
 
+@pytest.mark.parametrize("layer", ["works", "repeated_problems", "appeals"])
+def test_an_appeal_is_never_linked_to_a_computed_layer(client, people, register, layer):
+    appeal = register("pothole", FAR)
+    response = client.post(
+        f"/api/appeals/{appeal.pk}/relink",
+        {"layer": layer, "id": 1},
+        content_type="application/json",
+        **token(people["operator"]),
+    )
+    assert response.status_code == 400
+    allowed = response.json()["error"]["fields"]["layer"][0].removeprefix("One of: ")
+    names = allowed.rstrip(".").split(", ")
+    assert "streets" in names and layer not in names
+
+
 def test_the_categories_are_public(client, categories):
     rows = client.get("/api/appeals/categories").json()
     assert {"pipe-burst", "pothole", "other"} <= {r["code"] for r in rows}

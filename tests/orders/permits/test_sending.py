@@ -31,7 +31,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def claims(make_permit) -> dict[str, Claim]:
     permit = make_permit(overdue_by=4, address="2900 Eastern Avenue")
-    claims_create_overdue(now=day_after(permit.deadline, 4))
+    # The sweep ran at the start of today: never later than the test's own clock.
+    claims_create_overdue(now=day_after(permit.deadline, 4, hour=0))
     return {c.recipient_kind: c for c in Claim.objects.filter(permit=permit)}
 
 
