@@ -106,7 +106,8 @@ def _near(spec: LayerSpec, viewer: Viewer, geom: GEOSGeometry, metres: float) ->
 
 # Where districts overlap (a derived one left beside a real one until derive_layers runs again,
 # admin levels 9 and 10 both imported), the one that counts: surveyed before derived, then the
-# coarsest level (a district before its sub-districts), then the oldest row.
+# coarsest level (a district before its sub-districts), then the oldest row. The same rule in SQL
+# keeps appeals' stored district (orders/appeals/district_sql.py): change both together.
 DISTRICT_ORDER = (
     Case(When(source="derived", then=Value(1)), default=Value(0)),
     F("admin_level").asc(nulls_last=True),

@@ -34,7 +34,6 @@ from rest_framework.views import APIView
 
 from gis.exceptions import ApplicationError, Forbidden, NotFound, Unauthorized
 from gis.roles import Role, Viewer, viewer_for
-from layers.selectors import district_of
 from orders.appeals import selectors, services, telegram
 from orders.appeals.lifecycle import OPEN_STATUSES
 from orders.appeals.models import Appeal, Callback, Category, IntegrationKey
@@ -257,7 +256,7 @@ class AppealDetailSerializer(AppealSerializer):
 
     @extend_schema_field(AppealDistrictSerializer(allow_null=True))
     def get_district(self, appeal: Appeal) -> dict[str, Any] | None:
-        return district_of(appeal.geom)
+        return selectors.appeal_district(appeal=appeal)
 
 
 class AppealPageSerializer(serializers.Serializer):
@@ -324,8 +323,8 @@ def _appeal(appeal: Appeal, viewer: Viewer, *, detail: bool = False) -> dict[str
         data["history"] = [
             {**row, "at": _iso(row["at"])} for row in selectors.appeal_history(appeal=appeal)
         ]
-        # The district by space (layers.selectors): None while unlocated or outside all.
-        data["district"] = district_of(appeal.geom)
+        # Stored by the database's triggers: None while unlocated or outside all.
+        data["district"] = selectors.appeal_district(appeal=appeal)
     return data
 
 

@@ -82,6 +82,18 @@ class Appeal(models.Model):
     located_by = models.CharField(
         max_length=16, blank=True, help_text="point (given), geocoded (from the address), or ''"
     )
+    # Kept by the database (triggers of migration 0004, SQL in district_sql.py): the district
+    # covering ``geom`` by layers.selectors' precedence, recomputed when the point or a district
+    # changes; null without a point or outside every district. Never set it from Python.
+    district = models.ForeignKey(
+        "layers.District",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="appeals",
+        help_text="The district covering the point (kept by the database)",
+    )
     # The object it is about: a registry layer and an id in it.
     linked_layer = models.CharField(max_length=64, blank=True)
     linked_id = models.BigIntegerField(null=True, blank=True)

@@ -29,7 +29,7 @@ from gis.exceptions import ApplicationError, Forbidden, NotFound, Unauthorized
 from gis.roles import PUBLIC, Role, Viewer
 from layers.addresses import parse_address
 from layers.geojson import feature
-from layers.models import Building
+from layers.models import Building, District
 from layers.registry import LAYERS, LayerSpec
 from layers.selectors import GeodesicDistance, degrees_for
 from orders.appeals.lifecycle import OPEN_STATUSES
@@ -135,6 +135,14 @@ def appeal_get(*, pk: int, viewer: Viewer, now: datetime) -> Appeal:
     if appeal is None:
         raise NotFound(f"No appeal {pk}.")
     return appeal
+
+
+def appeal_district(*, appeal: Appeal) -> dict[str, Any] | None:
+    """The district (``{"id", "name"}``) the database stored for the appeal; None outside all.
+
+    Read from the row, not the object: the trigger sets it on write, after the object was built.
+    """
+    return District.objects.filter(appeals__pk=appeal.pk).values("id", "name").first()
 
 
 def appeal_history(*, appeal: Appeal) -> list[dict[str, Any]]:

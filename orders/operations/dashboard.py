@@ -14,14 +14,16 @@ What each figure counts, for a period of whole local days [from, to] (``settings
   in_work: assigned, in_work or reopened (a service has it and it is not fixed); overdue: open
   and past ``sla_due``.
 
-The district of an appeal is the district whose polygon covers its point (boundary included); in
-overlapping districts the finest ``admin_level``, then the lowest id. Appeals without a point or
-outside every district are in "no district" (``district_id`` null).
+The district of an appeal is its stored ``district_id``, which the database keeps equal to the
+district whose polygon covers its point (boundary included; where districts overlap, the rule of
+``layers.selectors.DISTRICT_ORDER``: surveyed before derived, the coarsest ``admin_level``, the
+lowest id; triggers in ``orders/appeals/district_sql.py``). Appeals without a point or outside
+every district are in "no district" (``district_id`` null).
 
 The statement is composed once with ``psycopg.sql`` (tables from the models' ``_meta``) and every
 value is a parameter. It reads only the appeals that can count (received or closed since the
-period began, or open: the ``appeal_received``, ``appeal_closed`` and status indexes), and looks
-each one's district up through the districts' GiST index.
+period began, or open: the ``appeal_received``, ``appeal_closed`` and status indexes); no spatial
+work at query time.
 """
 
 from __future__ import annotations
@@ -92,16 +94,12 @@ def _filter_clause(value: int | str | None, column: str) -> sql.Composable:
 
 # The scope: every appeal that can count. The OR of three indexed conditions is a BitmapOr; an
 # appeal done in the period is closed since its start, or open again (reopened).
-# Its district: each district (outer, OFFSET 0 keeps the planner from turning the join round)
-# tests the scope's points in a row, so PostGIS prepares the district's polygon once and reuses
-# it; one point against alternating polygons would rebuild them every time. ST_Force2D copies
-# each polygon out of its compressed (TOAST) storage once: read from the table, every ST_Covers
-# call would decompress it again (20× slower on 400-vertex districts).
+# Its district is the stored one (kept by triggers), so the district filter is a plain column.
 DASHBOARD = sql.SQL(
     """
-WITH scope_rows AS MATERIALIZED (
+WITH scope AS MATERIALIZED (
     SELECT a.id, a.status, a.received_at, a.done_at, a.sla_due, a.organisation_id,
-           a.category_id, a.geom,
+           a.category_id, a.district_id,
            CASE WHEN a.reopen_count > 0 THEN EXISTS (
                SELECT 1 FROM {history} h
                WHERE h.appeal_id = a.id AND h.to_status = %(reopened)s
@@ -110,23 +108,7 @@ WITH scope_rows AS MATERIALIZED (
     FROM {appeal} a
     WHERE (a.received_at >= %(start)s OR a.closed_at >= %(start)s OR a.status = ANY(%(open)s))
       {organisation_filter}
-      {district_prefilter}
-),
-districts AS MATERIALIZED (
-    SELECT id, admin_level, ST_Force2D(geom) AS geom FROM {district}
-),
-placed AS (
-    SELECT DISTINCT ON (p.id) p.id, d.id AS district_id
-    FROM districts d
-    CROSS JOIN LATERAL (
-        SELECT s.id FROM scope_rows s
-        WHERE s.geom && d.geom AND ST_Covers(d.geom, s.geom)
-        OFFSET 0
-    ) p
-    ORDER BY p.id, d.admin_level DESC NULLS LAST, d.id
-),
-scope AS (
-    SELECT s.*, p.district_id FROM scope_rows s LEFT JOIN placed p ON p.id = s.id
+      {district_filter}
 ),
 counted AS (
     SELECT *,
@@ -134,7 +116,6 @@ counted AS (
            done_at >= %(start)s AND done_at < %(end)s AS is_done,
            status = ANY(%(open)s) AS is_open
     FROM scope
-    WHERE true {district_filter}
 ),
 relevant AS (
     SELECT * FROM counted
@@ -190,12 +171,6 @@ TOTAL, BY_ORGANISATION, BY_DISTRICT, BY_CATEGORY = 0b111, 0b011, 0b101, 0b110
 
 
 def _statement(query: DashboardQuery) -> sql.Composed:
-    prefilter = sql.SQL("")
-    if query.district is not None and query.district != NONE:
-        # Only the appeals within the district's box go through the lateral lookup (GiST on a.geom).
-        prefilter = sql.SQL(
-            "AND a.geom && (SELECT geom FROM {district} WHERE id = %(district_id)s)"
-        ).format(district=_table(District))
     return DASHBOARD.format(
         appeal=_table(Appeal),
         history=_table(AppealHistory),
@@ -203,7 +178,6 @@ def _statement(query: DashboardQuery) -> sql.Composed:
         organisation=_table(Organisation),
         category=_table(Category),
         organisation_filter=_filter_clause(query.organisation, "organisation_id"),
-        district_prefilter=prefilter,
         district_filter=_filter_clause(query.district, "district_id"),
     )
 
