@@ -26,7 +26,7 @@ from pyproj import Geod
 
 from gis.exceptions import ApplicationError, NotFound
 from gis.roles import Viewer
-from layers.geojson import feature, related_fields
+from layers.geojson import feature, related_fields, with_geojson
 from layers.models import District
 from layers.registry import LAYERS, LayerSpec, get_layer, layers_for
 
@@ -269,14 +269,15 @@ def objects_nearby(
     hits: list[Hit] = []
     for spec in _visible(viewer, layers):
         column = spec.geometry_field.name
-        rows = (
+        rows = with_geojson(
             spec.queryset_for(viewer)
             .select_related(*related_fields(spec, viewer))
             .filter(**{f"{column}__dwithin": (point, degrees_for(radius_m, lat))})
             # KNN on the GiST index picks the candidates; the geodesic distance orders them.
             .order_by(GeometryDistance(column, point))
-            .annotate(distance_m=GeodesicDistance(column, point))[: limit * 2]
-        )
+            .annotate(distance_m=GeodesicDistance(column, point)),
+            spec,
+        )[: limit * 2]
         hits += [Hit(spec, row, row.distance_m) for row in rows if row.distance_m <= radius_m]
     hits.sort(key=lambda h: (h.distance_m, h.spec.name, h.obj.pk))
     return [hit_json(h, viewer) for h in hits[:limit]]
@@ -334,7 +335,7 @@ def objects_within(
         )
         result["layers"][spec.name] = {
             "count": rows.count(),
-            "features": [feature(spec, row, viewer) for row in rows[:limit]],
+            "features": [feature(spec, row, viewer) for row in with_geojson(rows, spec)[:limit]],
         }
     return result
 
