@@ -26,6 +26,7 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
         "catalogUrl": reverse("tiles-catalog"),
         "dashboardUrl": reverse("dashboard"),
         "districtsUrl": reverse("dashboard-districts"),
+        "problemsUrl": reverse("problems-repeated"),
         "pollSeconds": settings.DASHBOARD_POLL_SECONDS,
         "maxDays": MAX_DAYS,
     }

@@ -167,12 +167,16 @@ def open_page(browser: Browser, base_url: str, token: str | None, query: str = "
     return page, seen
 
 
-def api(base_url: str, token: str, query: str) -> dict:
+def api_get(base_url: str, token: str, path: str) -> dict:
     request = urllib.request.Request(
-        f"{base_url}/api/dashboard?{query}", headers={"Authorization": f"Token {token}"}
+        f"{base_url}{path}", headers={"Authorization": f"Token {token}"}
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
+
+
+def api(base_url: str, token: str, query: str) -> dict:
+    return api_get(base_url, token, f"/api/dashboard?{query}")
 
 
 def shown(page: Page) -> dict[str, str]:
@@ -231,6 +235,22 @@ def test_the_figures_chart_tables_and_map_match_the_api(
         ".map((f) => [f.properties.name, f.properties.overdue])"
     )
     assert sorted(set(map(tuple, drawn))) == [("East", 1), ("West", 1)]
+
+    # The repeated problems, as GET /api/problems/repeated answers with its defaults.
+    problems = api_get(base_url, city["operator"], "/api/problems/repeated")["problems"]
+    assert problems["features"], "the set's appeals at one West spot make a repeated place"
+    listed = page.evaluate(
+        "() => [...document.querySelectorAll('#problems li')]"
+        ".map((li) => Number(li.dataset.appeals))"
+    )
+    assert listed == [f["properties"]["appeals"] for f in problems["features"]][:15]
+    first = problems["features"][0]["properties"]
+    assert page.locator("#problems li").first.inner_text().startswith(first["label"])
+    circles = page.evaluate(
+        "() => window.dashboardMap.queryRenderedFeatures({layers: ['dashboard-problems-circle']})"
+        ".map((f) => f.properties.appeals)"
+    )
+    assert set(circles) == {f["properties"]["appeals"] for f in problems["features"]}
 
     # Filtered by a district from the select: the figures are the district's.
     page.select_option("#district", str(city["west"]))
@@ -310,3 +330,31 @@ def test_without_a_token_the_page_asks_for_one_and_shows_no_data(
     assert page.evaluate("window.dashboardData") is None
     assert seen.dashboard() == [401]
     assert seen.outside == []
+
+
+def test_a_new_repeated_place_shows_up_without_a_reload(
+    browser: Browser, base_url: str, city: dict, django_db_blocker: DjangoDbBlocker
+) -> None:
+    """Three appeals about one unlinked spot become a repeated problem on the open dashboard."""
+    page, _ = open_page(browser, base_url, city["operator"])
+    assert page.evaluate("document.body.dataset.state") == "ready", page.inner_text("#status")
+    before = page.locator("#problems li[data-appeals]").count()
+    page.evaluate("window.notReloaded = true")
+
+    def three_appeals() -> None:
+        for north_m in (0, 5, 10):
+            appeal_register(
+                category=city["water_category"],
+                channel=Appeal.Channel.WEB,
+                point=at(0, 2000 + north_m),
+            )
+
+    with django_db_blocker.unblock():
+        in_a_thread(three_appeals)
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('#problems li[data-appeals]').length === n",
+        arg=before + 1,
+        timeout=15_000,
+    )
+    assert page.evaluate("window.notReloaded") is True
+    assert "3 unlinked appeals" in page.locator("#problems").inner_text()

@@ -1,7 +1,9 @@
 // /dashboard: the appeals figures of a period, a chart of the daily series, tables by service,
 // category and district, and the districts shaded by overdue appeals. The page holds no data:
 // everything comes from the staff-only API with the token the main map keeps in localStorage.
-// It polls GET /api/dashboard with the last ETag; an unchanged dashboard answers 304.
+// It polls GET /api/dashboard with the last ETag; an unchanged dashboard answers 304. The repeated
+// problems (GET /api/problems/repeated, its defaults: 36 months, at least 3 appeals) are fetched
+// again whenever the dashboard changed, listed and drawn as circles sized by their appeals.
 
 import { buildStyle } from "../citygis/style.js";
 
@@ -12,6 +14,8 @@ const catalogUrl = new URL(config.catalogUrl, window.location.href).href;
 // Not "districts": the base style has a source of that name (the districts tile layer).
 const DISTRICTS = "dashboard-districts";
 const DISTRICTS_FILL = `${DISTRICTS}-fill`;
+const PROBLEMS = "dashboard-problems";
+const PROBLEMS_SHOWN = 15;
 const EMPTY = { type: "FeatureCollection", features: [] };
 const FIGURES = ["received", "done", "archived", "reopened", "open", "in_work", "overdue", "median_hours_to_close"];
 const COLUMNS = [
@@ -33,6 +37,7 @@ const ui = {
   results: document.getElementById("results"),
   period: document.getElementById("period"),
   chart: document.getElementById("chart"),
+  problems: document.getElementById("problems"),
 };
 
 let token = window.localStorage.getItem(TOKEN_KEY);
@@ -244,6 +249,41 @@ function render(data) {
   ui.results.hidden = false;
 }
 
+function percent(share) {
+  return `${Math.round(share * 100)} %`;
+}
+
+// The systemic problems: the most appealed-about objects and places, with what is still open.
+function renderProblems(problems) {
+  const items = problems.features.slice(0, PROBLEMS_SHOWN).map((f) => {
+    const p = f.properties;
+    const li = document.createElement("li");
+    li.dataset.appeals = String(p.appeals);
+    const categories = (p.categories || []).map((c) => `${c.category} ${c.appeals}`).join(", ");
+    li.textContent = `${p.label}: ${p.appeals} appeals (${categories}), ${p.first_date} to ${p.last_date}, ${percent(p.open_share)} open`;
+    return li;
+  });
+  if (!items.length) {
+    const li = document.createElement("li");
+    li.className = "none";
+    li.textContent = "None.";
+    items.push(li);
+  }
+  ui.problems.replaceChildren(...items);
+  if (map && map.getSource(PROBLEMS)) map.getSource(PROBLEMS).setData(problems);
+  window.dashboardProblems = problems;
+}
+
+async function loadProblems() {
+  try {
+    const answer = await (await get(config.problemsUrl)).json();
+    renderProblems(answer.problems);
+  } catch (error) {
+    if (error instanceof NotAllowed) throw error;
+    ui.problems.replaceChildren(Object.assign(document.createElement("li"), { textContent: error.message }));
+  }
+}
+
 // One round: the dashboard if it changed since the last ETag (the districts too on a new query).
 async function refresh() {
   if (busy) return;
@@ -255,6 +295,7 @@ async function refresh() {
     if (response.status !== 304) {
       if (fresh) await loadDistricts(query);
       render(await response.json());
+      await loadProblems();
       etag = response.headers.get("ETag");
       shownQuery = query;
     }
@@ -329,6 +370,19 @@ async function start() {
     type: "line",
     source: DISTRICTS,
     paint: { "line-color": "#7f0000", "line-width": 1.5 },
+  });
+  map.addSource(PROBLEMS, { type: "geojson", data: EMPTY });
+  map.addLayer({
+    id: `${PROBLEMS}-circle`,
+    type: "circle",
+    source: PROBLEMS,
+    paint: {
+      "circle-color": "#222222",
+      "circle-opacity": 0.7,
+      "circle-radius": ["interpolate", ["linear"], ["get", "appeals"], 3, 5, 30, 16],
+      "circle-stroke-color": "#ffffff",
+      "circle-stroke-width": 1,
+    },
   });
   await refresh();
   if (ui.body.dataset.state !== "login") startPolling();
