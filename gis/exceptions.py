@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -48,6 +48,18 @@ class Conflict(ApplicationError):
 class Unavailable(ApplicationError):
     status = status.HTTP_503_SERVICE_UNAVAILABLE
     code = "unavailable"
+
+
+def validated(
+    serializer: serializers.Serializer,
+    *,
+    error: type[ApplicationError] = ApplicationError,
+    message: str = "Invalid input.",
+) -> dict[str, Any]:
+    """The serializer's validated data, or ``error`` (a 400) with each field's reasons."""
+    if not serializer.is_valid():
+        raise error(message, extra={"fields": serializer.errors})
+    return serializer.validated_data
 
 
 def error_body(message: str, *, code: str, **extra: Any) -> dict[str, Any]:

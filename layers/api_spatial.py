@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gis.exceptions import validated
 from gis.roles import viewer_for
 from layers.selectors import (
     MAX_BUFFER_M,
@@ -34,10 +35,11 @@ class LayerListField(serializers.CharField):
 
 
 def _query(serializer_class: type[serializers.Serializer], request: Request) -> dict:
-    serializer = serializer_class(data=request.query_params)
-    if not serializer.is_valid():
-        raise BadQuery("Invalid query parameters.", extra={"fields": serializer.errors})
-    return serializer.validated_data
+    return validated(
+        serializer_class(data=request.query_params),
+        error=BadQuery,
+        message="Invalid query parameters.",
+    )
 
 
 class NearbyQuery(serializers.Serializer):

@@ -32,7 +32,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gis.exceptions import ApplicationError, Forbidden, NotFound, Unauthorized
+from gis.exceptions import ApplicationError, Forbidden, NotFound, Unauthorized, validated
 from gis.roles import Role, Viewer, viewer_for
 from orders.appeals import selectors, services, telegram
 from orders.appeals.lifecycle import OPEN_STATUSES
@@ -47,10 +47,7 @@ class BadInput(ApplicationError):
 
 
 def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    if not serializer.is_valid():
-        raise BadInput("Invalid input.", extra={"fields": serializer.errors})
-    return serializer.validated_data
+    return validated(serializer_class(data=data), error=BadInput)
 
 
 def _point(data: dict[str, Any]) -> Point | None:

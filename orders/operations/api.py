@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -12,20 +10,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gis.exceptions import Forbidden, Unauthorized
+from gis.exceptions import Forbidden, Unauthorized, validated
 from gis.roles import STAFF_ROLES, viewer_for
 from orders.appeals.api import BboxField
 from orders.operations import problems
 from orders.operations.problems import BadProblemsQuery
 from orders.operations.works import works_on
 from orders.permits.selectors import local_today
-
-
-def _valid(serializer: serializers.Serializer) -> dict[str, Any]:
-    if not serializer.is_valid():
-        raise BadProblemsQuery("Invalid input.", extra={"fields": serializer.errors})
-    return serializer.validated_data
-
 
 ERRORS = {
     400: OpenApiResponse(description="invalid input, with the reason"),
@@ -72,7 +63,7 @@ class RepeatedProblemsApi(APIView):
             raise Unauthorized("This needs the token of an operator or a planner.")
         if viewer.role not in STAFF_ROLES:
             raise Forbidden(f"Your role ({viewer.role}) may not see repeated problems.")
-        q = _valid(RepeatedQuery(data=request.query_params))
+        q = validated(RepeatedQuery(data=request.query_params), error=BadProblemsQuery)
         query = problems.problems_query_make(
             months=q["months"],
             min_appeals=q["min"],
@@ -107,7 +98,7 @@ class WorksApi(APIView):
     )
     def get(self, request: Request) -> Response:
         viewer = viewer_for(request.user)
-        q = _valid(WorksQuery(data=request.query_params))
+        q = validated(WorksQuery(data=request.query_params), error=BadProblemsQuery)
         today = local_today()
         return Response(
             works_on(day=q.get("date") or today, today=today, viewer=viewer, bbox=q.get("bbox"))

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gis.exceptions import ApplicationError, Forbidden, Unauthorized
+from gis.exceptions import ApplicationError, Forbidden, Unauthorized, validated
 from gis.roles import Role, Viewer, viewer_for
 from orders.operations import dashboard
 from orders.operations.dashboard import MAX_DAYS, NONE, DashboardQuery
@@ -92,10 +92,7 @@ DashboardParams = type(
 
 
 def _query(request: Request) -> DashboardQuery:
-    params = DashboardParams(data=request.query_params)
-    if not params.is_valid():
-        raise BadInput("Invalid input.", extra={"fields": params.errors})
-    data = params.validated_data
+    data = validated(DashboardParams(data=request.query_params), error=BadInput)
     last = data.get("to") or timezone.localdate()
     first = data.get("from") or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:

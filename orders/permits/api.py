@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from rest_framework_gis.pagination import GeoJsonPagination
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from gis.exceptions import ApplicationError, Forbidden, NotFound
+from gis.exceptions import ApplicationError, Forbidden, NotFound, validated
 from gis.roles import Viewer, viewer_for
 from layers.models import NetworkKind
 from orders.permits import selectors, services
@@ -31,10 +31,7 @@ class BadQuery(ApplicationError):
 
 
 def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    if not serializer.is_valid():
-        raise BadQuery("Invalid input.", extra={"fields": serializer.errors})
-    return serializer.validated_data
+    return validated(serializer_class(data=data), error=BadQuery)
 
 
 ERRORS = {

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from gis.exceptions import Forbidden, Unauthorized
+from gis.exceptions import Forbidden, Unauthorized, validated
 from gis.roles import Role, Viewer, viewer_for
 from layers.models import NetworkKind, NetworkSegment, Organisation
 from orders.planning import selectors
@@ -39,12 +39,6 @@ def _viewer(request: Request, roles: tuple[Role, ...]) -> Viewer:
     if viewer.is_public:
         raise Unauthorized(f"This needs the token of {allowed}.")
     raise Forbidden(f"Your role ({viewer.role}) may not do this; it needs {allowed}.")
-
-
-def _valid(serializer: serializers.Serializer) -> dict[str, Any]:
-    if not serializer.is_valid():
-        raise BadQuery("Invalid input.", extra={"fields": serializer.errors})
-    return serializer.validated_data
 
 
 ERRORS = {
@@ -89,7 +83,7 @@ class YardRankingApi(APIView):
     )
     def get(self, request: Request) -> Response:
         _viewer(request, STAFF)
-        q = _valid(RankingQuery(data=request.query_params))
+        q = validated(RankingQuery(data=request.query_params), error=BadQuery)
         ranking = selectors.yards_rank(
             weights=selectors.weights_parse(text=q["weights"]),
             exclusions=selectors.exclusions_parse(text=q["exclude"]),
@@ -211,7 +205,7 @@ class YardPlansApi(APIView):
     )
     def get(self, request: Request) -> Response:
         _viewer(request, STAFF)
-        q = _valid(PlansQuery(data=request.query_params))
+        q = validated(PlansQuery(data=request.query_params), error=BadQuery)
         plans = selectors.plans_list(year=q.get("year"))
         return Response({"plans": [_plan_json(p, items=False) for p in plans]})
 
@@ -227,7 +221,7 @@ class YardPlansApi(APIView):
     )
     def post(self, request: Request) -> Response:
         viewer = _viewer(request, (Role.PLANNER,))
-        q = _valid(PlanRequest(data=request.data))
+        q = validated(PlanRequest(data=request.data), error=BadQuery)
         params = {
             "year": q["year"],
             "budget": q.get("budget"),
@@ -278,7 +272,7 @@ class YardPlanItemApi(APIView):
     )
     def patch(self, request: Request, pk: int, item_id: int) -> Response:
         _viewer(request, (Role.PLANNER,))
-        q = _valid(ItemUpdate(data=request.data))
+        q = validated(ItemUpdate(data=request.data), error=BadQuery)
         today = timezone.localdate()
         item = plan_item_update(
             plan_id=pk,
@@ -334,7 +328,7 @@ class HotspotsApi(APIView):
     )
     def get(self, request: Request) -> Response:
         _viewer(request, STAFF)
-        q = _valid(HotspotsQuery(data=request.query_params))
+        q = validated(HotspotsQuery(data=request.query_params), error=BadQuery)
         query = selectors.break_query_make(
             kind=q.get("kind"),
             since=q.get("since"),
@@ -376,7 +370,7 @@ class BreaksChartApi(APIView):
     )
     def get(self, request: Request) -> HttpResponse:
         _viewer(request, STAFF)
-        q = _valid(BreaksQuery(data=request.query_params))
+        q = validated(BreaksQuery(data=request.query_params), error=BadQuery)
         query = selectors.break_query_make(
             kind=q.get("kind"),
             since=q.get("since"),
@@ -449,7 +443,7 @@ class NetworkRepairsApi(APIView):
     )
     def get(self, request: Request) -> Response:
         _viewer(request, STAFF)
-        q = _valid(NetworkRepairsQuery(data=request.query_params))
+        q = validated(NetworkRepairsQuery(data=request.query_params), error=BadQuery)
         repairs = network_repairs_list(
             covering=q.get("date"), status=q.get("status"), segment_id=q.get("segment")
         )
@@ -463,6 +457,6 @@ class NetworkRepairsApi(APIView):
     )
     def post(self, request: Request) -> Response:
         viewer = _viewer(request, STAFF)
-        q = _valid(NetworkRepairRequest(data=request.data))
+        q = validated(NetworkRepairRequest(data=request.data), error=BadQuery)
         repair = network_repair_create(**q, by=request.user if viewer.user_id else None)
         return Response(NetworkRepairSerializer(repair).data, status=status.HTTP_201_CREATED)
