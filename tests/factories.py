@@ -30,6 +30,13 @@ def point(lon: float = CITY_LON, lat: float = CITY_LAT) -> Point:
     return Point(lon, lat, srid=4326)
 
 
+def at(east_m: float, north_m: float = 0.0) -> Point:
+    """The point east_m east and north_m north of the city point (geodesic metres)."""
+    lon, lat, _ = WGS84.fwd(CITY_LON, CITY_LAT, 90, east_m) if east_m else (CITY_LON, CITY_LAT, 0)
+    lon, lat, _ = WGS84.fwd(lon, lat, 0, north_m) if north_m else (lon, lat, 0)
+    return point(lon, lat)
+
+
 def rectangle(
     width_m: float = 100.0, height_m: float = 100.0, lon: float = CITY_LON, lat: float = CITY_LAT
 ) -> Polygon:

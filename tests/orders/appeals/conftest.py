@@ -6,8 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.contrib.gis.geos import LineString, MultiLineString, MultiPolygon, Point, Polygon
-from pyproj import Geod
+from django.contrib.gis.geos import LineString, MultiLineString, MultiPolygon, Polygon
 
 from gis.models import User
 from gis.roles import Role
@@ -26,16 +25,7 @@ from layers.models import (
 from orders.appeals import categories as seed
 from orders.appeals.models import Appeal, Category
 from orders.appeals.services import appeal_register, categories_load
-
-LON, LAT = -76.5700, 39.2800
-GEOD = Geod(ellps="WGS84")
-
-
-def at(east_m: float, north_m: float) -> Point:
-    """The point east_m east and north_m north of the city point."""
-    lon, lat, _ = GEOD.fwd(LON, LAT, 90, east_m) if east_m else (LON, LAT, 0)
-    lon, lat, _ = GEOD.fwd(lon, lat, 0, north_m) if north_m else (lon, lat, 0)
-    return Point(lon, lat, srid=4326)
+from tests.factories import at
 
 
 def square(east_m: float, north_m: float, half_m: float) -> Polygon:

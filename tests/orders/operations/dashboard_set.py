@@ -28,9 +28,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.gis.geos import MultiPolygon, Point, Polygon
+from django.contrib.gis.geos import MultiPolygon, Polygon
 from django.utils import timezone
-from pyproj import Geod
 
 from gis.roles import Role
 from gis.services import user_create_or_update
@@ -38,16 +37,9 @@ from layers.models import District
 from orders.appeals import categories as seed
 from orders.appeals.models import Appeal, AppealHistory, Category
 from orders.appeals.services import categories_load
+from tests.factories import at
 
-LON, LAT = -76.5700, 39.2800
-GEOD = Geod(ellps="WGS84")
 FIRST, LAST = "2026-01-05", "2026-01-11"
-
-
-def at(east_m: float, north_m: float) -> Point:
-    lon, lat, _ = GEOD.fwd(LON, LAT, 90, east_m) if east_m else (LON, LAT, 0)
-    lon, lat, _ = GEOD.fwd(lon, lat, 0, north_m) if north_m else (lon, lat, 0)
-    return Point(lon, lat, srid=4326)
 
 
 def square(east_m: float, north_m: float, half_m: float) -> MultiPolygon:

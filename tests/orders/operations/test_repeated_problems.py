@@ -18,16 +18,10 @@ from gis.spatial import lonlat_to_tile
 from layers.models import StreetLight, Yard
 from orders.appeals.models import Appeal, Category
 from orders.operations.models import RepeatedProblem
-from tests.factories import CITY_LAT, CITY_LON, WGS84, point, rectangle
+from tests.factories import WGS84, at, point, rectangle
 from tiles.asgi import TileServer
 
 FAR_EAST_M = 1500  # the lone unlinked appeal, far from the place cluster
-
-
-def at(east_m: float, north_m: float = 0.0):
-    lon, lat, _ = WGS84.fwd(CITY_LON, CITY_LAT, 90, east_m)
-    lon, lat, _ = WGS84.fwd(lon, lat, 0, north_m)
-    return point(lon, lat)
 
 
 @pytest.fixture
