@@ -7,7 +7,9 @@
 #  2. creates the database citygis_bench in that same cluster (same PostgreSQL, same settings as
 #     the floor) and migrates it;
 #  3. copies the 300,000 buildings into layers_building (id, address → street + house number,
-#     flats) and the 20,000 yards into layers_yard (id, address), unless they are there already.
+#     flats) and the 20,000 yards into layers_yard (id, address), unless they are there already,
+#     and puts both tables in spatial order with `manage.py cluster_layers`, as the importers do
+#     after a bulk load (the copy keeps the synthetic city's id order, which is random in space).
 #
 # The copy bypasses the ORM and every trigger (session_replication_role = replica: no tile server
 # listens yet), so the search keys stay empty: bench/lookup.sh fills them with
@@ -44,6 +46,7 @@ if [ "$have" != 300000 ]; then
         FROM STDIN"
   "${PSQL[@]}" -d citygis_bench -c "SELECT setval(pg_get_serial_sequence('layers_building', 'id'),
         (SELECT max(id) FROM layers_building)); ANALYZE layers_building"
+  DATABASE_URL=$CITYGIS_DB .venv/bin/python manage.py cluster_layers --layer buildings
 fi
 
 have=$("${PSQL[@]}" -d citygis_bench -c "SELECT count(*) FROM layers_yard WHERE source = 'bench'")
@@ -58,4 +61,5 @@ if [ "$have" != 20000 ]; then
         FROM STDIN"
   "${PSQL[@]}" -d citygis_bench -c "SELECT setval(pg_get_serial_sequence('layers_yard', 'id'),
         (SELECT max(id) FROM layers_yard)); ANALYZE layers_yard"
+  DATABASE_URL=$CITYGIS_DB .venv/bin/python manage.py cluster_layers --layer yards
 fi

@@ -11,7 +11,7 @@ import pandas
 import pyogrio.errors
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.geos import GEOSGeometry
-from django.db import transaction
+from django.db import connection, transaction
 
 from gis.spatial import Bbox
 from importers.osm import read_osm
@@ -25,6 +25,7 @@ from importers.records import (
 )
 from layers.models import BusRouteStop, Organisation
 from layers.registry import LAYERS, source_layers
+from layers.services import CLUSTER_MIN_SHARE, layer_cluster
 
 # Write order: what others point at first.
 LAYER_ORDER = (
@@ -83,6 +84,24 @@ def bus_route_stops_write(
     return changed
 
 
+def layers_cluster_after_load(report: ImportReport) -> None:
+    """Put the tables a committed load grew by ``CLUSTER_MIN_SHARE`` or more in spatial order.
+
+    Inside a caller's transaction (a test, a larger write) nothing is re-ordered: CLUSTER would
+    lock the tables until that transaction ends.
+    """
+    if connection.in_atomic_block:
+        return
+    for layer, counts in report.by_layer.items():
+        spec = LAYERS[layer]
+        if counts["created"] < CLUSTER_MIN_SHARE * max(spec.model._default_manager.count(), 1):
+            continue
+        if done := layer_cluster(spec=spec):
+            report.notes.append(
+                f"{layer}: {done.rows:,} rows put in spatial order in {done.seconds:.1f} s"
+            )
+
+
 def osm_import(
     *,
     path: Path,
@@ -119,6 +138,7 @@ def osm_import(
         )
         if changed:
             report.notes.append(f"stops re-ordered on {changed} bus routes")
+    layers_cluster_after_load(report)
     return report
 
 
@@ -265,4 +285,5 @@ def layer_import(
         records_write(
             spec=spec, source=source or f"file:{path.stem}"[:32], records=cleaned, report=report
         )
+    layers_cluster_after_load(report)
     return report

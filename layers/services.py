@@ -1,7 +1,8 @@
-"""Writes to the layers that are not imports: recomputing the stored search keys."""
+"""Writes to the layers that are not imports: search keys, and tables in spatial order."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -126,3 +127,51 @@ def street_names_refresh() -> tuple[int, int]:
         )
         removed = cursor.rowcount
     return added, removed
+
+
+# --- physical order --------------------------------------------------------------------------
+
+# A bulk load that creates at least this share of a layer's rows re-orders its table.
+CLUSTER_MIN_SHARE = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class LayerClustered:
+    layer: str
+    rows: int
+    seconds: float
+
+
+def layer_cluster(*, spec: LayerSpec) -> LayerClustered | None:
+    """Rewrite a layer's table in the order of a space-filling curve (``CLUSTER``), then ANALYZE.
+
+    Rows arrive in file or id order, so the features of one tile lie on about as many heap pages
+    as there are features; in curve order (PostGIS's B-tree order of geometries) neighbours share
+    pages. On the synthetic city's 300,000 buildings a z16 tile then costs PostgreSQL about a
+    fifth less (README, "Tile speed"). The B-tree index exists only for the rewrite. The table is
+    locked (ACCESS EXCLUSIVE) meanwhile, about 13 s for those 300,000 rows, so importers do it
+    only after a bulk load. None for a computed layer (a view).
+    """
+    if spec.computed:
+        return None
+    table = spec.model._meta.db_table
+    index = sql.Identifier(f"{table}_cluster_order"[:63])
+    started = time.monotonic()
+    with transaction.atomic(), connection.cursor() as cursor:
+        for statement in (
+            "CREATE INDEX {index} ON {table} USING btree ({geom})",
+            "CLUSTER {table} USING {index}",
+            "DROP INDEX {index}",
+            "ANALYZE {table}",
+        ):
+            cursor.execute(
+                sql.SQL(statement)
+                .format(
+                    index=index,
+                    table=sql.Identifier(table),
+                    geom=sql.Identifier(spec.geometry_field.column),
+                )
+                .as_string()
+            )
+        rows = spec.model._default_manager.count()
+    return LayerClustered(layer=spec.name, rows=rows, seconds=time.monotonic() - started)
