@@ -7,12 +7,14 @@ street, korpus forms, abbreviated or omitted street types, ё→е, case), it me
   (a) ``GET /api/search`` through the running server (HTTP keep-alive, one client);
   (b) the statement ``layers.search.addresses_search`` runs for the same query (its
       ``search_plan``), timed through psycopg directly the way the selector runs it (a prepared
-      statement, planned generically, on a kept connection): the database's share;
+      statement with numbered placeholders, planned generically, on a kept connection): the
+      database's share;
 
 and likewise ``GET /api/nearby`` (buildings and yards, 100 m) around 200 houses, against the
-statements ``layers.selectors.objects_nearby`` sends (captured once through Django, then timed
-through psycopg with client-side binding, as Django sends them). A third row is the server's own
-floor: a request the view refuses before any database work. Each query is timed ``--rounds``
+statement ``layers.selectors.nearby_plan`` composes, run the same way. Both lookups are answered
+by the ASGI front (layers/asgi.py). Two more rows are the server's floors: a search refused
+before any database work, by the front and by Django (``format=json`` sends it there). Each
+query is timed ``--rounds``
 times, API and SQL interleaved, after one warm-up pass; top-1 accuracy counts the queries whose
 first hit has the target's address key.
 
@@ -45,12 +47,12 @@ django.setup()
 
 import psycopg  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from gis.prepared import SESSION_SETUP, numbered  # noqa: E402
 from gis.roles import PUBLIC  # noqa: E402
 from layers.models import Building, Yard  # noqa: E402
-from layers.search import SESSION_SETUP, SearchPlan, search_plan  # noqa: E402
-from layers.selectors import objects_nearby  # noqa: E402
+from layers.search import SearchPlan, search_plan  # noqa: E402
+from layers.selectors import NearbyPlan, nearby_plan  # noqa: E402
 
 SEED = 11
 TYPE_FORMS = {
@@ -113,13 +115,6 @@ def nearby_points(n: int) -> list[tuple[float, float]]:
     return [(rows[pk].geom.centroid.x, rows[pk].geom.centroid.y) for pk in sorted(rows)]
 
 
-def captured(run: Callable[[], object]) -> list[str]:
-    """The SQL a selector sends, with its parameters in place (Django binds client-side)."""
-    with CaptureQueriesContext(connection) as ctx:
-        run()
-    return [q["sql"] for q in ctx.captured_queries]
-
-
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
@@ -142,25 +137,15 @@ class Timings:
 SqlRun = Callable[[psycopg.Connection], None]
 
 
-def prepared(plan: SearchPlan) -> SqlRun:
-    """The search statement as the selector runs it: server-side binding, prepared."""
+def prepared(plan: SearchPlan | NearbyPlan) -> SqlRun:
+    """A lookup statement as its selector runs it (gis.prepared): bound server-side, prepared."""
+    query = numbered(plan.statement)
+    values = query.values(plan.params)
 
     def run(db: psycopg.Connection) -> None:
-        with psycopg.Cursor(db) as cursor:
-            cursor.execute(plan.statement, plan.params, prepare=True)
+        with psycopg.RawCursor(db) as cursor:
+            cursor.execute(query.text, values, prepare=True)
             cursor.fetchall()
-
-    return run
-
-
-def client_bound(statements: list[str]) -> SqlRun:
-    """Statements as Django's cursor sends them: parameters bound on the client."""
-
-    def run(db: psycopg.Connection) -> None:
-        with psycopg.ClientCursor(db) as cursor:
-            for statement in statements:
-                cursor.execute(statement)
-                cursor.fetchall()
 
     return run
 
@@ -188,7 +173,7 @@ def measure(
 
     timings = Timings(api=[], sql=[])
     with psycopg.connect(dsn, autocommit=True) as db:
-        db.execute(SESSION_SETUP)  # as layers.search.search_rows sets up its connections
+        db.execute(SESSION_SETUP)  # as gis.prepared sets up its connections
         for path, run in zip(requests, runs, strict=True):  # warm-up
             bodies.append(get(path))
             run(db)
@@ -219,7 +204,7 @@ def top1_keys(bodies: list[bytes]) -> list[str | None]:
 
 
 def nearby_row(args: argparse.Namespace, dsn: str) -> str:
-    """``/api/nearby`` around 200 houses against the statements its selector sends."""
+    """``/api/nearby`` around 200 houses against the statement its selector runs."""
     points = nearby_points(args.queries)
     layers = args.nearby_layers.split(",")
     near_requests = [
@@ -227,25 +212,15 @@ def nearby_row(args: argparse.Namespace, dsn: str) -> str:
         + urlencode({"lon": lon, "lat": lat, "radius": args.radius, "layers": args.nearby_layers})
         for lon, lat in points
     ]
-    near_statements = [
-        captured(
-            lambda lon=lon, lat=lat: objects_nearby(
-                lon=lon, lat=lat, radius_m=args.radius, viewer=PUBLIC, layers=layers
-            )
-        )
+    plans = [
+        nearby_plan(lon=lon, lat=lat, radius_m=args.radius, viewer=PUBLIC, layers=layers)
         for lon, lat in points
     ]
-    per_call = statistics.mean(len(s) for s in near_statements)
     nearby, _ = measure(
-        near_requests,
-        [client_bound(statements) for statements in near_statements],
-        url=args.url,
-        dsn=dsn,
-        rounds=args.rounds,
+        near_requests, [prepared(plan) for plan in plans], url=args.url, dsn=dsn, rounds=args.rounds
     )
     return nearby.row(
-        f"`/api/nearby` r={args.radius:g} m, layers={args.nearby_layers} "
-        f"({per_call:.0f} statements per call)"
+        f"`/api/nearby` r={args.radius:g} m, layers={args.nearby_layers} (1 prepared statement)"
     )
 
 
@@ -306,8 +281,21 @@ def main() -> None:
     )
     a50, a95 = statistics.median(floor.api), percentile(floor.api, 0.95)
     print(
-        f"| `/api/search?q=x` → 400, no database: the server's own floor | {a50:.1f} | "
+        f"| `/api/search?q=x` → 400, no database: the front's floor | {a50:.1f} | "
         f"{a95:.1f} | – | – | – | |"
+    )
+    django_floor, _ = measure(
+        ["/api/search?q=x&format=json"] * len(cases),
+        [lambda db: None] * len(cases),
+        url=args.url,
+        dsn=dsn,
+        rounds=args.rounds,
+        expect=400,
+    )
+    a50, a95 = statistics.median(django_floor.api), percentile(django_floor.api, 0.95)
+    print(
+        f"| `/api/search?q=x&format=json` → 400 through Django and DRF: Django's floor | "
+        f"{a50:.1f} | {a95:.1f} | – | – | – | |"
     )
     if not args.skip_nearby:
         try:

@@ -1,4 +1,6 @@
-"""ASGI entry point: tiles are served by tiles.asgi.TileServer, everything else by Django.
+"""ASGI entry point: tiles.asgi.TileServer serves tiles and two lookups, Django the rest.
+
+The lookups (address search, nearby) are in layers/asgi.py.
 
 Django runs as a WSGI application in a pool of threads (a2wsgi): a request crosses from the
 event loop to a thread once and runs its whole middleware chain and view there. Under Django's
@@ -17,6 +19,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gis.settings")
 # One thread per pooled database connection: a further thread would only wait for a connection.
 django_application = WSGIMiddleware(get_wsgi_application(), workers=settings.WEB_THREADS)
 
-from tiles.asgi import TileServer  # noqa: E402  (needs the apps loaded)
+from layers.asgi import JSON_ROUTES  # noqa: E402  (needs the apps loaded)
+from tiles.asgi import TileServer  # noqa: E402
 
-application = TileServer(django_application)
+application = TileServer(django_application, json_routes=JSON_ROUTES)

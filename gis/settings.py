@@ -223,6 +223,8 @@ TILE_CACHE = _env_bool("TILE_CACHE", True)
 TILE_CACHE_MB = int(os.environ.get("TILE_CACHE_MB", "256"))  # per worker process
 TILE_MAX_AGE = int(os.environ.get("TILE_MAX_AGE", "60"))  # seconds browsers may keep public tiles
 TILE_POOL_SIZE = int(os.environ.get("TILE_POOL_SIZE", "8"))  # database connections per worker
+# Connections per worker for the lookups the ASGI front answers itself (/api/search, /api/nearby).
+LOOKUP_POOL_SIZE = int(os.environ.get("LOOKUP_POOL_SIZE", "4"))
 
 # Debian 12 ships GDAL 3.6, which cannot block file/network access from spatial references.
 # citygis never hands user-supplied SRS strings to GDAL: importers resolve CRSs with pyproj.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -94,16 +97,23 @@ class NearbyApi(APIView):
         tags=["lookup"],
     )
     def get(self, request: Request) -> Response:
-        q = _query(NearbyQuery, request)
-        features = objects_nearby(
-            lon=q["lon"],
-            lat=q["lat"],
-            radius_m=q["radius"],
-            layers=q.get("layers"),
-            limit=q["limit"],
-            viewer=viewer_for(request.user),
-        )
+        features = objects_nearby(viewer=viewer_for(request.user), **nearby_params(request.GET))
         return Response({"type": "FeatureCollection", "features": features})
+
+
+def nearby_params(query: Mapping[str, str]) -> dict[str, Any]:
+    """``lon``, ``lat``, ``radius``, ``layers`` and ``limit`` checked, as arguments.
+
+    They are ``objects_nearby``'s; the view and the ASGI lookup (layers/asgi.py) share them.
+    """
+    q = validated(NearbyQuery(data=query), error=BadQuery, message="Invalid query parameters.")
+    return {
+        "lon": q["lon"],
+        "lat": q["lat"],
+        "radius_m": q["radius"],
+        "layers": q.get("layers"),
+        "limit": q["limit"],
+    }
 
 
 class WithinApi(APIView):

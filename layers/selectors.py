@@ -13,22 +13,27 @@ import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import shapely
 from django.contrib.gis.db.models import GeometryField
-from django.contrib.gis.db.models.functions import GeoFunc, GeometryDistance
-from django.contrib.gis.geos import GEOSException, GEOSGeometry, Point
+from django.contrib.gis.db.models.functions import GeoFunc
+from django.contrib.gis.geos import GEOSException, GEOSGeometry
 from django.db import models
 from django.db.models import Case, F, FloatField, Func, OuterRef, Subquery, Value, When
 from django.db.models.functions import JSONObject
+from psycopg import sql
 from pyproj import Geod
 
 from gis.exceptions import ApplicationError, NotFound
+from gis.prepared import prepared_rows
 from gis.roles import Viewer
+from gis.spatial import STORAGE_SRID
 from layers.geojson import feature, related_fields, with_geojson
 from layers.models import District
 from layers.registry import LAYERS, LayerSpec, get_layer, layers_for
+from layers.sql import property_expression
 
 METRES_PER_DEGREE = 111_320.0
 MAX_RADIUS_M = 5_000.0
@@ -249,6 +254,144 @@ def object_card(*, layer: str, pk: int, viewer: Viewer) -> dict[str, Any]:
 # --- nearby, within, along -------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class NearbyPlan:
+    """What ``objects_nearby`` runs: one statement over every asked layer, and its values."""
+
+    specs: dict[str, LayerSpec]
+    viewer: Viewer
+    statement: str
+    params: dict[str, Any]
+
+
+@lru_cache(maxsize=256)
+def nearby_statement(layers: tuple[tuple[str, tuple[str, ...], bool], ...]) -> str:
+    """Each layer's nearest rows within the radius, merged nearest first: one round trip.
+
+    ``layers`` holds (name, the viewer's properties, scoped to ``%(organisation)s``). Per layer,
+    KNN ``<->`` on the GiST index picks ``%(candidates)s`` rows inside a box of the radius in
+    degrees; their geodesic distance then filters and orders them. A row comes with its
+    properties as JSON (built in PostgreSQL, foreign keys as names, like the card's), its
+    geometry as GeoJSON, and its plain columns for its label (the model's ``__str__``), all as text
+    (Django's connection leaves JSON undecoded, an async one decodes it: text reads the same).
+    """
+    point = sql.SQL("ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), {})").format(
+        sql.Literal(STORAGE_SRID)
+    )
+    branches = []
+    for name, properties, scoped in layers:
+        spec = LAYERS[name]
+        geom = sql.Identifier(spec.geometry_field.column)
+        where = [sql.SQL("ST_DWithin(t.{}, {}, %(degrees)s)").format(geom, point)]
+        if scoped:
+            column = spec.model._meta.get_field(spec.scope_field).column
+            where.append(sql.SQL("t.{} = %(organisation)s").format(sql.Identifier(column)))
+        pairs = [
+            sql.SQL("{}, {}").format(
+                sql.Literal(prop), property_expression(spec, prop, empty_as_null=False)
+            )
+            for prop in properties
+        ]
+        branches.append(
+            sql.SQL(
+                "(SELECT {name}::text AS layer, t.id, "
+                "ST_Distance(t.{geom}::geography, {point}::geography) AS distance_m, "
+                "ST_AsGeoJSON(t.{geom}, 8, 0) AS geometry, "
+                "json_build_object({pairs})::text AS properties, "
+                "json_build_object({columns})::text AS row "
+                "FROM {table} t WHERE {where} "
+                "ORDER BY t.{geom} <-> {point} LIMIT %(candidates)s)"
+            ).format(
+                name=sql.Literal(name),
+                geom=geom,
+                columns=sql.SQL(", ").join(
+                    sql.SQL("{}, t.{}").format(sql.Literal(f.column), sql.Identifier(f.column))
+                    for f in _label_fields(spec)
+                ),
+                point=point,
+                pairs=sql.SQL(", ").join(pairs),
+                table=sql.Identifier(spec.model._meta.db_table),
+                where=sql.SQL(" AND ").join(where),
+            )
+        )
+    return (
+        sql.SQL(
+            "SELECT * FROM ({}) near WHERE distance_m <= %(radius)s "
+            "ORDER BY distance_m, layer, id LIMIT %(limit)s"
+        )
+        .format(sql.SQL(" UNION ALL ").join(branches))
+        .as_string()
+    )
+
+
+def nearby_plan(
+    *,
+    lon: float,
+    lat: float,
+    radius_m: float,
+    viewer: Viewer,
+    layers: list[str] | None = None,
+    limit: int = 20,
+) -> NearbyPlan:
+    """Check a nearby query and compose its statement: 400 for bad values, 401/403/404 layers."""
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise BadQuery("lon must be within -180…180 and lat within -90…90.")
+    if not 0 < radius_m <= MAX_RADIUS_M:
+        raise BadQuery(f"radius must be more than 0 and at most {MAX_RADIUS_M:g} m.")
+    if not 1 <= limit <= MAX_RESULTS:
+        raise BadQuery(f"limit must be between 1 and {MAX_RESULTS}.")
+    specs = {spec.name: spec for spec in _visible(viewer, layers)}
+    statement = nearby_statement(
+        tuple(
+            (spec.name, spec.properties_for(viewer), spec.is_scoped_for(viewer))
+            for spec in specs.values()
+        )
+    )
+    params = {
+        "lon": lon,
+        "lat": lat,
+        "degrees": degrees_for(radius_m, lat),
+        "radius": radius_m,
+        "candidates": limit * 2,
+        "limit": limit,
+        "organisation": viewer.organisation_id,
+    }
+    return NearbyPlan(specs=specs, viewer=viewer, statement=statement, params=params)
+
+
+def nearby_features(plan: NearbyPlan, rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The rows of a plan's statement as GeoJSON Features, as ``hit_json`` shapes them."""
+    features = []
+    for layer, pk, distance_m, geometry, properties, row in rows:
+        spec = plan.specs[layer]
+        columns = json.loads(row)
+        label = str(spec.model(**{f.attname: columns.get(f.column) for f in _label_fields(spec)}))
+        features.append(
+            {
+                "type": "Feature",
+                "id": pk,
+                "geometry": json.loads(geometry),
+                "properties": {
+                    "layer": layer,
+                    **json.loads(properties),
+                    "label": label,
+                    "distance_m": round(distance_m, 1),
+                },
+            }
+        )
+    return features
+
+
+@lru_cache(maxsize=64)
+def _label_fields(spec: LayerSpec) -> tuple[models.Field, ...]:
+    """The plain columns a model's ``__str__`` may read (no geometry, no related rows)."""
+    return tuple(
+        f
+        for f in spec.model._meta.concrete_fields
+        if not isinstance(f, GeometryField | models.GeneratedField)
+    )
+
+
 def objects_nearby(
     *,
     lon: float,
@@ -258,29 +401,11 @@ def objects_nearby(
     layers: list[str] | None = None,
     limit: int = 20,
 ) -> list[dict[str, Any]]:
-    """The objects nearest a point within a radius, nearest first (KNN ``<->`` per layer)."""
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise BadQuery("lon must be within -180…180 and lat within -90…90.")
-    if not 0 < radius_m <= MAX_RADIUS_M:
-        raise BadQuery(f"radius must be more than 0 and at most {MAX_RADIUS_M:g} m.")
-    if not 1 <= limit <= MAX_RESULTS:
-        raise BadQuery(f"limit must be between 1 and {MAX_RESULTS}.")
-    point = Point(lon, lat, srid=4326)
-    hits: list[Hit] = []
-    for spec in _visible(viewer, layers):
-        column = spec.geometry_field.name
-        rows = with_geojson(
-            spec.queryset_for(viewer)
-            .select_related(*related_fields(spec, viewer))
-            .filter(**{f"{column}__dwithin": (point, degrees_for(radius_m, lat))})
-            # KNN on the GiST index picks the candidates; the geodesic distance orders them.
-            .order_by(GeometryDistance(column, point))
-            .annotate(distance_m=GeodesicDistance(column, point)),
-            spec,
-        )[: limit * 2]
-        hits += [Hit(spec, row, row.distance_m) for row in rows if row.distance_m <= radius_m]
-    hits.sort(key=lambda h: (h.distance_m, h.spec.name, h.obj.pk))
-    return [hit_json(h, viewer) for h in hits[:limit]]
+    """The objects nearest a point within a radius, nearest first, as GeoJSON Features."""
+    plan = nearby_plan(
+        lon=lon, lat=lat, radius_m=radius_m, viewer=viewer, layers=layers, limit=limit
+    )
+    return nearby_features(plan, prepared_rows(plan.statement, plan.params))
 
 
 def area_from_geojson(data: Any) -> GEOSGeometry:

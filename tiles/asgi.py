@@ -1,10 +1,13 @@
-"""The tile endpoint as a bare ASGI handler in front of Django.
+"""Tiles, and the JSON lookups registered with them, as bare ASGI handlers in front of Django.
 
 ``/tiles/{layers}/{z}/{x}/{y}.mvt|.pbf`` is the hottest path of the service: it runs here, on an
 async psycopg pool, without Django's request/response machinery (which costs more per tile than
-PostGIS does at z16). Everything else — the catalog, TileJSON, raster tiles, the API — goes to
-Django. Layer resolution, role rules and the SQL are the same functions Django code uses
-(tiles.selectors, layers.registry).
+PostGIS does at z16). So do the operator's lookups given as ``json_routes`` (``GET /api/search``
+and ``/api/nearby``, layers/asgi.py): a request through Django and DRF costs about as much as
+their statements. Everything else — the catalog, TileJSON, raster tiles, the rest of the API, a
+lookup asked for as HTML or by a browser session — goes to Django. Layer resolution, role rules,
+input checks and the SQL are the same functions the Django views use (tiles.selectors,
+layers.search, layers.selectors, layers.registry).
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -26,6 +30,7 @@ from psycopg_pool import AsyncConnectionPool
 from rest_framework.authtoken.models import Token
 
 from gis.exceptions import ApplicationError, Unauthorized, Unavailable, error_body
+from gis.prepared import configure_async
 from gis.roles import PUBLIC, Viewer, viewer_of
 from layers.registry import layers_purged_with
 from tiles.cache import CachedTile, LocalTileCache, parse_purge_payload
@@ -38,6 +43,9 @@ log = logging.getLogger(__name__)
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+JsonRoute = Callable[[dict[str, str], Viewer, AsyncConnectionPool], Awaitable[dict[str, Any]]]
+"""A lookup served here: the query parameters, the viewer and a pool in, the JSON body out
+(an ApplicationError for a 4xx)."""
 
 TILE_PATH = re.compile(
     r"^/tiles/(?P<layers>[^/]+)/(?P<z>[^/]+)/(?P<x>[^/]+)/(?P<y>[^/.]+)\.(?P<ext>mvt|pbf)$"
@@ -73,8 +81,16 @@ def conninfo() -> dict[str, Any]:
 class TileServer:
     """Serves tiles itself and hands every other request to ``app`` (Django)."""
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        app: Callable[[Scope, Receive, Send], Awaitable[None]],
+        json_routes: Mapping[str, JsonRoute] | None = None,
+    ) -> None:
         self.app = app
+        self.json_routes = dict(json_routes or {})
+        # The lookups' statements run prepared with generic plans (gis.prepared): their own pool,
+        # so that setting never reaches the tile statements.
+        self.lookup_pool: AsyncConnectionPool | None = None
         self.local = LocalTileCache(settings.TILE_CACHE_MB * 2**20 if settings.TILE_CACHE else 0)
         self.redis: RedisTileCache | None = None
         self.pool: AsyncConnectionPool | None = None
@@ -101,6 +117,16 @@ class TileServer:
                 name="tiles",
             )
             await pool.open()
+            if self.json_routes:
+                self.lookup_pool = AsyncConnectionPool(
+                    kwargs={**params, "autocommit": True},
+                    min_size=1,
+                    max_size=settings.LOOKUP_POOL_SIZE,
+                    configure=configure_async,
+                    open=False,
+                    name="lookups",
+                )
+                await self.lookup_pool.open()
             if settings.TILE_CACHE and settings.REDIS_URL:
                 self.redis = RedisTileCache(
                     settings.REDIS_URL, prefix=f"citygis:{params['dbname']}:"
@@ -126,6 +152,9 @@ class TileServer:
         if self.pool:
             await self.pool.close()
             self.pool = None
+        if self.lookup_pool:
+            await self.lookup_pool.close()
+            self.lookup_pool = None
         if self.redis:
             await self.redis.close()
             self.redis = None
@@ -171,6 +200,12 @@ class TileServer:
             match = TILE_PATH.match(scope["path"])
             if match and scope["method"] in ("GET", "HEAD"):
                 return await self._tile(scope, send, match)
+            route = self.json_routes.get(scope["path"])
+            if route is not None and scope["method"] == "GET":
+                headers = dict(scope["headers"])
+                query = dict(parse_qsl(scope["query_string"].decode("latin-1"), encoding="utf-8"))
+                if _for_api_client(headers, query):
+                    return await self._lookup(send, route, headers, query)
         return await self.app(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -224,6 +259,19 @@ class TileServer:
             cursor = await conn.execute(statement, params, binary=True)
             row = await cursor.fetchone()
         return bytes(row[0]) if row and row[0] else b""
+
+    async def _lookup(
+        self, send: Send, route: JsonRoute, headers: dict[bytes, bytes], query: dict[str, str]
+    ) -> None:
+        try:
+            if self.pool is None:
+                await self._start()
+            viewer = await self._viewer(headers.get(b"authorization", b""))
+            payload = await route(query, viewer, self.lookup_pool)
+        except ApplicationError as exc:
+            payload = error_body(exc.message, code=exc.code, **exc.extra)
+            return await _respond(send, exc.status, API_HEADERS, _api_json(payload))
+        await _respond(send, 200, API_HEADERS, _api_json(payload))
 
     async def _viewer(self, authorization: bytes) -> Viewer:
         if not authorization:
@@ -311,6 +359,35 @@ async def _respond(
     headers = [*headers, (b"content-length", str(len(body) if length is None else length).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _for_api_client(headers: dict[bytes, bytes], query: dict[str, str]) -> bool:
+    """A lookup this front answers: JSON wanted, and a token (or nobody) to say who asks.
+
+    A browser's session (the admin's cookie, no token) and the browsable API (HTML, ``format``)
+    are Django's: only Django reads sessions and renders HTML.
+    """
+    if "format" in query or b"text/html" in headers.get(b"accept", b""):
+        return False
+    session = settings.SESSION_COOKIE_NAME.encode() + b"="
+    return b"authorization" in headers or session not in headers.get(b"cookie", b"")
+
+
+def _api_json(payload: dict[str, Any]) -> bytes:
+    """JSON as DRF's renderer writes it: UTF-8 text, compact, no NaN."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+# What Django's middleware adds to an API answer (SecurityMiddleware, XFrameOptionsMiddleware)
+# and what DRF varies it on.
+API_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"vary", b"Accept, Authorization, Cookie"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
 
 
 async def _json(send: Send, status: int, payload: dict[str, Any]) -> None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from django.db import models
 from psycopg import sql
 
 from gis.spatial import STORAGE_SRID
 from layers.registry import LAYERS, LayerSpec
+from layers.sql import property_expression
 
 EXTENT = 4096
 BUFFER = 64
@@ -27,33 +27,13 @@ SIMPLIFY_BELOW_ZOOM = 14
 
 
 def _property_columns(spec: LayerSpec, names: tuple[str, ...]) -> list[sql.Composable]:
-    """Select-list items for the allowed properties; a foreign key shows the related name."""
-    columns: list[sql.Composable] = []
-    for name in names:
-        field = spec.model._meta.get_field(name)
-        if field.is_relation:
-            related = field.related_model._meta
-            label = "name" if any(f.name == "name" for f in related.concrete_fields) else "id"
-            columns.append(
-                sql.SQL("(SELECT r.{label} FROM {table} r WHERE r.id = t.{fk}) AS {name}").format(
-                    label=sql.Identifier(label),
-                    table=sql.Identifier(related.db_table),
-                    fk=sql.Identifier(field.column),
-                    name=sql.Identifier(name),
-                )
-            )
-        elif isinstance(field, models.CharField | models.TextField):
-            # An empty string says nothing; as NULL, ST_AsMVT leaves the property out.
-            columns.append(
-                sql.SQL("NULLIF(t.{}, '') AS {}").format(
-                    sql.Identifier(field.column), sql.Identifier(name)
-                )
-            )
-        else:
-            columns.append(
-                sql.SQL("t.{} AS {}").format(sql.Identifier(field.column), sql.Identifier(name))
-            )
-    return columns
+    """Select-list items for the allowed properties; '' becomes NULL, which ST_AsMVT leaves out."""
+    return [
+        sql.SQL("{} AS {}").format(
+            property_expression(spec, name, empty_as_null=True), sql.Identifier(name)
+        )
+        for name in names
+    ]
 
 
 def layer_select(

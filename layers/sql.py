@@ -1,0 +1,29 @@
+"""Layer properties as SQL expressions, composed from the registry with psycopg.sql.
+
+Tiles (tiles/sql.py) and the nearby lookup (layers.selectors) select the properties a viewer may
+see straight from PostgreSQL; both show a foreign key as the related row's name, as the object
+card and OGC do (layers.geojson.property_value).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from psycopg import sql
+
+from layers.registry import LayerSpec
+
+
+def property_expression(spec: LayerSpec, name: str, *, empty_as_null: bool) -> sql.Composable:
+    """The value of property ``name`` of row ``t``; ``empty_as_null`` turns '' into NULL."""
+    field = spec.model._meta.get_field(name)
+    if field.is_relation:
+        related = field.related_model._meta
+        label = "name" if any(f.name == "name" for f in related.concrete_fields) else "id"
+        return sql.SQL("(SELECT r.{label} FROM {table} r WHERE r.id = t.{fk})").format(
+            label=sql.Identifier(label),
+            table=sql.Identifier(related.db_table),
+            fk=sql.Identifier(field.column),
+        )
+    if empty_as_null and isinstance(field, models.CharField | models.TextField):
+        return sql.SQL("NULLIF(t.{}, '')").format(sql.Identifier(field.column))
+    return sql.SQL("t.{}").format(sql.Identifier(field.column))

@@ -1,0 +1,168 @@
+"""The lookups the ASGI front answers itself (layers/asgi.py) answer as the Django views do.
+
+Each request goes once through ``TileServer`` with ``JSON_ROUTES`` (its inner app stands in for
+Django and answers 599, so a request the front passed on shows) and once through Django's test
+client: status and JSON must be equal, for every role, every kind of bad input included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from asgiref.sync import sync_to_async
+from django.contrib.gis.geos import LineString, MultiPolygon
+from django.db import connections
+
+from gis.roles import Role
+from gis.services import user_create_or_update
+from layers.asgi import JSON_ROUTES
+from layers.models import Building, NetworkKind, NetworkSegment, Organisation, Yard
+from tests.factories import CITY_LAT, CITY_LON, at, rectangle
+from tiles.asgi import TileServer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSED_ON = 599
+
+
+async def not_django(scope, receive, send) -> None:
+    """The inner app: whatever reaches it was not answered by the front."""
+    await send({"type": "http.response.start", "status": PASSED_ON, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def through_front(requests: list[tuple[str, dict[str, str]]]) -> list[httpx.Response]:
+    async def main() -> list[httpx.Response]:
+        server = TileServer(not_django, json_routes=JSON_ROUTES)
+        transport = httpx.ASGITransport(app=server)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                return [await c.get(path, headers=headers) for path, headers in requests]
+        finally:
+            await server._stop()
+            await sync_to_async(connections.close_all)()
+
+    return asyncio.run(main())
+
+
+@pytest.fixture
+def city() -> None:
+    water = Organisation.objects.create(name="Water service", kind=Organisation.Kind.SERVICE)
+    for n, (street, number) in enumerate(
+        [
+            ("улица Ленина", "12 корп. 2"),
+            ("улица Ленина", "12"),
+            ("улица Ленина", "14"),
+            ("проспект Абая", "16 с1"),
+            ("North Charles Street", "1200"),
+        ]
+    ):
+        corner = at(30 * n)
+        house = Building(
+            source="t",
+            source_id=str(n),
+            street=street,
+            housenumber=number,
+            flats=10 + n,
+            geom=MultiPolygon(rectangle(12, 12, corner.x, corner.y), srid=4326),
+        )
+        house.refresh_search_key()  # as importers do
+        house.save()
+    yard = Yard(source="t", source_id="y", address="улица Ленина 12", geom=rectangle(60, 40))
+    yard.refresh_search_key()
+    yard.save()
+    NetworkSegment.objects.create(
+        source="t",
+        source_id="w",
+        kind=NetworkKind.WATER,
+        owner=water,
+        geom=LineString((CITY_LON, CITY_LAT), (at(90).x, at(90).y), srid=4326),
+    )
+
+
+def token(role: Role, **extra: Any) -> dict[str, str]:
+    key = user_create_or_update(username=role.value, role=role, **extra)[1]
+    return {"Authorization": f"Token {key}"}
+
+
+NEAR = f"lon={CITY_LON}&lat={CITY_LAT}"
+REQUESTS = [
+    "/api/search?q=Ленина 12 корп 2",
+    "/api/search?q=ул. Ленина, д. 12к2&limit=3",
+    "/api/search?q=16 стр. 1 пр-т Абая",
+    "/api/search?q=N Charles st 1200",
+    f"/api/search?q=Ленина 12&near={CITY_LON},{CITY_LAT}",
+    "/api/search?q=Ленина&layers=yards",
+    "/api/search?q=x",
+    "/api/search?q=Ленина 12&limit=1000000000",
+    "/api/search?q=Ленина 12&near=abc",
+    "/api/search?q=Ленина 12&layers=no_such_layer",
+    "/api/search?q=Ленина 12&layers=networks",
+    "/api/search?q=';DROP TABLE layers_building;--",
+    f"/api/nearby?{NEAR}&radius=100",
+    f"/api/nearby?{NEAR}&radius=200&layers=buildings,yards&limit=3",
+    f"/api/nearby?{NEAR}&radius=50&layers=networks",
+    f"/api/nearby?{NEAR}&radius=1000000",
+    "/api/nearby?lon=abc&lat=1",
+    f"/api/nearby?{NEAR}&layers=x'%20OR%201=1",
+]
+
+
+@pytest.mark.parametrize("role", [None, Role.OPERATOR, Role.CONTRACTOR])
+def test_the_front_answers_each_lookup_as_the_django_view(city, client, role) -> None:
+    headers = {} if role is None else token(role, organisation_name="Acme")
+    front = through_front([(path, headers) for path in REQUESTS])
+    django_headers = {f"HTTP_{k.upper()}": v for k, v in headers.items()}
+    statuses = set()
+    for path, answer in zip(REQUESTS, front, strict=True):
+        expected = client.get(path, **django_headers)
+        assert answer.status_code == expected.status_code, path
+        assert answer.json() == json.loads(expected.content), path
+        assert answer.headers["content-type"] == "application/json"
+        statuses.add(answer.status_code)
+    # Hits, refusals and role decisions all came from the front, none from the inner app.
+    assert {200, 400, 404} <= statuses
+    assert (401 if role is None else 403 if role == Role.CONTRACTOR else 200) in statuses
+
+
+def test_the_front_finds_the_house_and_its_neighbours(city) -> None:
+    search, nearby = through_front(
+        [("/api/search?q=Ленина 12 корп 2", {}), (f"/api/nearby?{NEAR}&radius=100", {})]
+    )
+    first = search.json()["results"][0]
+    assert first["address"] == "12 корп. 2 улица Ленина"
+    assert first["layer"] == "buildings"
+    features = nearby.json()["features"]
+    assert features[0]["properties"]["label"] == "12 корп. 2 улица Ленина"  # the house at the point
+    assert [f["properties"]["distance_m"] for f in features] == sorted(
+        f["properties"]["distance_m"] for f in features
+    )
+    # The public never sees the water network, whatever the radius.
+    assert {f["properties"]["layer"] for f in features} <= {"buildings", "yards"}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Accept": "text/html"},  # the browsable API is Django's
+        {"Cookie": "sessionid=abc"},  # a browser session: only Django reads it
+    ],
+)
+def test_what_only_django_can_answer_is_passed_on(city, headers) -> None:
+    (answer,) = through_front([("/api/search?q=Ленина 12", headers)])
+    assert answer.status_code == PASSED_ON
+
+
+def test_a_format_parameter_is_passed_on(city) -> None:
+    (answer,) = through_front([("/api/search?q=Ленина 12&format=api", {})])
+    assert answer.status_code == PASSED_ON
+
+
+def test_a_wrong_token_is_401_at_the_front(city) -> None:
+    (answer,) = through_front([("/api/search?q=Ленина 12", {"Authorization": "Token nope"})])
+    assert answer.status_code == 401
+    assert answer.json()["error"]["message"] == "Invalid token."
