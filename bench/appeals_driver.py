@@ -4,6 +4,12 @@ Phase 1 creates up to --count appeals through POST /api/appeals (9 in 10 with a 
 demo extract, 1 in 10 with only an address to geocode), stopping early at --create-seconds.
 Phase 2 runs the list filters and the department report for --read-seconds. Every request has a
 timeout; the run is bounded. Prints one Markdown table; --json writes the figures too.
+
+Each client opens a new connection every --reconnect-every requests (default 100; 0 keeps each
+connection for the whole run): that request asks the server to close the connection after its
+answer (``Connection: close``), and the client's next one connects anew. Real clients come and go;
+kept-alive connections would stay on whichever server worker accepted them, and the kernel may
+hand all of them to one of the workers, leaving the other idle.
 """
 
 from __future__ import annotations
@@ -59,7 +65,30 @@ class Stats:
         }
 
 
-async def timed(client: httpx.AsyncClient, stats: Stats, method: str, url: str, **kw) -> None:
+class Reconnecting:
+    """One client's requests: every ``every``-th closes its connection (0: never)."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.sent = 0
+
+    def headers(self) -> dict[str, str]:
+        self.sent += 1
+        if self.every and self.sent % self.every == 0:
+            return {"Connection": "close"}
+        return {}
+
+
+async def timed(
+    client: httpx.AsyncClient,
+    stats: Stats,
+    method: str,
+    url: str,
+    conn: Reconnecting | None = None,
+    **kw,
+) -> None:
+    if conn is not None:
+        kw["headers"] = {**kw.get("headers", {}), **conn.headers()}
     start = time.perf_counter()
     try:
         response = await client.request(method, url, **kw)
@@ -99,12 +128,13 @@ async def create_phase(args, client, addresses) -> tuple[dict[str, Stats], float
     async def worker(seed: int) -> None:
         nonlocal created
         rng = random.Random(seed)
+        conn = Reconnecting(args.reconnect_every)
         for n in counter:
             if time.monotonic() > deadline:
                 return
             body = appeal_body(rng, addresses, n)
             kind = "create (address)" if "address" in body else "create (point)"
-            await timed(client, stats[kind], "POST", "/api/appeals", json=body)
+            await timed(client, stats[kind], "POST", "/api/appeals", conn, json=body)
             created += 1
 
     start = time.monotonic()
@@ -133,9 +163,10 @@ async def read_phase(args, client) -> tuple[dict[str, Stats], float]:
 
     async def worker(seed: int) -> None:
         rng = random.Random(seed)
+        conn = Reconnecting(args.reconnect_every)
         while time.monotonic() < deadline:
             name, url = rng.choice(urls)
-            await timed(client, stats[name], "GET", url)
+            await timed(client, stats[name], "GET", url, conn)
 
     start = time.monotonic()
     await asyncio.gather(*(worker(i) for i in range(args.concurrency)))
@@ -197,5 +228,14 @@ if __name__ == "__main__":
     parser.add_argument("--create-seconds", type=float, default=300)
     parser.add_argument("--read-seconds", type=float, default=60)
     parser.add_argument("--addresses", help="a file of addresses, one a line, to geocode")
+    parser.add_argument(
+        "--reconnect-every",
+        type=int,
+        default=100,
+        help="each client's every N-th request closes its connection (0: keep it for the run)",
+    )
     parser.add_argument("--json", help="write the figures here too")
-    asyncio.run(main(parser.parse_args()))
+    arguments = parser.parse_args()
+    if arguments.reconnect_every < 0:
+        parser.error("--reconnect-every is 0 (never) or more")
+    asyncio.run(main(arguments))

@@ -18,6 +18,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.drainage import set_override
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -26,15 +28,19 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import serializers, status
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from gis.exceptions import ApplicationError, Forbidden, NotFound, Unauthorized, validated
 from gis.roles import Role, Viewer, viewer_for
-from orders.appeals import selectors, services, telegram
+from orders.appeals import refdata, selectors, services, telegram
 from orders.appeals.lifecycle import OPEN_STATUSES
 from orders.appeals.models import Appeal, Callback, Category, IntegrationKey
 
@@ -64,6 +70,36 @@ def _category(code: str) -> Category:
             extra={"fields": {"category": ["Unknown; GET /api/appeals/categories lists them."]}},
         )
     return category
+
+
+class CachedTokenAuthentication(TokenAuthentication):
+    """DRF's token authentication, the token and its user copied per process (``refdata``).
+
+    The same answers: an unknown token or an inactive user is refused; a token deleted or a user
+    changed is read again once the database's notice arrives.
+    """
+
+    def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
+        try:
+            token = refdata.cache.get(
+                ("token", key), lambda: Token.objects.select_related("user").get(key=key)
+            )
+        except Token.DoesNotExist:
+            raise AuthenticationFailed(_("Invalid token.")) from None
+        if not token.user.is_active:
+            raise AuthenticationFailed(_("User inactive or deleted."))
+        return token.user, token
+
+
+# The same scheme as DRF's token authentication (drf-spectacular's extension matches subclasses):
+# one "tokenAuth" in the schema, not a warning that two classes claim the name.
+set_override(CachedTokenAuthentication, "suppress_collision_warning", True)
+
+# The project's authentication (settings), with the token read through the per-process copies.
+AUTHENTICATION = [
+    CachedTokenAuthentication if cls is TokenAuthentication else cls
+    for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES
+]
 
 
 def _local_start(day: date) -> datetime:
@@ -401,6 +437,8 @@ class AppealPagination(LimitOffsetPagination):
 
 
 class AppealListApi(APIView):
+    authentication_classes = AUTHENTICATION
+
     @extend_schema(
         summary="Appeals the caller may see, newest first, filtered and paginated",
         operation_id="appeals_list",

@@ -12,6 +12,16 @@ SRID = 4326
 NUMBER_SEQUENCE = "appeals_appeal_number_seq"
 
 
+class DatabaseSetForeignKey(models.ForeignKey):
+    """A foreign key a trigger sets, read back by the INSERT that wrote it (``RETURNING``).
+
+    As Django does for generated fields: a freshly created row's object knows the value without
+    another query.
+    """
+
+    db_returning = True
+
+
 class Category(models.Model):
     """A kind of problem: who is responsible, how fast, and which layer it is about.
 
@@ -84,8 +94,9 @@ class Appeal(models.Model):
     )
     # Kept by the database (triggers of migration 0004, SQL in district_sql.py): the district
     # covering ``geom`` by layers.selectors' precedence, recomputed when the point or a district
-    # changes; null without a point or outside every district. Never set it from Python.
-    district = models.ForeignKey(
+    # changes; null without a point or outside every district. Never set it from Python. An INSERT
+    # reads it back; an UPDATE does not (reload the row after moving an appeal's point).
+    district = DatabaseSetForeignKey(
         "layers.District",
         null=True,
         blank=True,

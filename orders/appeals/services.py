@@ -60,6 +60,7 @@ from orders.appeals.models import (
     IntegrationKey,
 )
 from orders.appeals.selectors import (
+    HISTORY_WRITTEN,
     LINK_CANDIDATES,
     REPORT_COLUMNS,
     address_locate,
@@ -109,7 +110,7 @@ def _history(
     comment: str = "",
     data: dict[str, Any] | None = None,
 ) -> AppealHistory:
-    return AppealHistory.objects.create(
+    row = AppealHistory.objects.create(
         appeal=appeal,
         at=at,
         by=by if by is not None and by.is_authenticated else None,
@@ -120,6 +121,11 @@ def _history(
         comment=comment,
         data=data or {},
     )
+    # An appeal registered by this process carries its whole history (selectors.appeal_history).
+    written = getattr(appeal, HISTORY_WRITTEN, None)
+    if written is not None:
+        written.append(row)
+    return row
 
 
 # --- categories ------------------------------------------------------------------------------
@@ -320,6 +326,8 @@ def appeal_register(
     )
     (appeal.number,) = appeal_numbers_next(years=[timezone.localtime(received_at).year])
     appeal.save()
+    # A new appeal's history is what this object writes: the answer needs no query for it.
+    setattr(appeal, HISTORY_WRITTEN, [])
     _history(
         appeal,
         action="registered",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -23,6 +23,7 @@ from layers.models import (
     Yard,
 )
 from orders.appeals import categories as seed
+from orders.appeals import refdata
 from orders.appeals.models import Appeal, Category
 from orders.appeals.services import appeal_register, categories_load
 from tests.factories import at
@@ -63,6 +64,16 @@ def _house(street: str, number: str, outline: Polygon) -> Building:
     house.refresh_search_key()  # as importers and the admin do
     house.save()
     return house
+
+
+@pytest.fixture(autouse=True)
+def refdata_listener_closed() -> Iterator[None]:
+    """The listener of orders.appeals.refdata closed (a test database cannot be dropped under it).
+
+    A test outside a transaction (``transaction=True``) may have started it.
+    """
+    yield
+    refdata.cache.stop()
 
 
 @pytest.fixture
