@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 
 import pytest
-from django.contrib.gis.geos import MultiPolygon
+from django.contrib.gis.geos import MultiPolygon, Polygon
 from django.core.management import CommandError
 from django.db import connection
 
@@ -57,6 +58,23 @@ def test_cluster_layers_puts_a_shuffled_table_in_spatial_order(run_command):
     assert after < 2 * SPACING_M * GRID * GRID
     assert "cluster_layers: 1 layers, 900 rows in spatial order" in out
     assert Building.objects.count() == GRID * GRID
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cluster_layers_orders_a_table_of_large_polygons(run_command):
+    # A 400-vertex outline is about 6.5 KB: more than a B-tree entry can hold.
+    ring = [
+        (at(200 * math.cos(a), 200 * math.sin(a)).x, at(200 * math.cos(a), 200 * math.sin(a)).y)
+        for a in (2 * math.pi * k / 400 for k in range(400))
+    ]
+    big = MultiPolygon(Polygon([*ring, ring[0]], srid=4326), srid=4326)
+    Building.objects.create(source="test", source_id="big", geom=big)
+    Building.objects.create(source="test", source_id="small", geom=house(1, 1))
+
+    out = run_command("cluster_layers", "--layer", "buildings").stdout
+
+    assert "2 rows in spatial order" in out
+    assert Building.objects.get(source_id="big").geom.num_coords == 401
 
 
 @pytest.mark.django_db(transaction=True)
