@@ -25,6 +25,18 @@ class ApplicationError(Exception):
         self.extra = extra or {}
 
 
+class BadInput(ApplicationError):
+    """A request body the API cannot accept (400), its fields' reasons in ``extra``."""
+
+    code = "invalid"
+
+
+class BadQuery(ApplicationError):
+    """Query parameters the API cannot answer (400)."""
+
+    code = "bad_query"
+
+
 class NotFound(ApplicationError):
     status = status.HTTP_404_NOT_FOUND
     code = "not_found"

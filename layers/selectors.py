@@ -26,7 +26,7 @@ from django.db.models.functions import JSONObject
 from psycopg import sql
 from pyproj import Geod
 
-from gis.exceptions import ApplicationError, NotFound
+from gis.exceptions import BadQuery, NotFound
 from gis.prepared import prepared_rows
 from gis.roles import Viewer
 from gis.spatial import STORAGE_SRID
@@ -42,10 +42,6 @@ MAX_WITHIN_VERTICES = 10_000
 MAX_WITHIN_AREA_M2 = 25_000_000.0  # 25 km²: a district, not the whole city at once
 MAX_BUFFER_M = 500.0
 WGS84 = Geod(ellps="WGS84")
-
-
-class BadQuery(ApplicationError):
-    code = "bad_query"
 
 
 class GeodesicDistance(GeoFunc):

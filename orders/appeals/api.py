@@ -38,7 +38,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from gis.exceptions import ApplicationError, Forbidden, NotFound, Unauthorized, validated
+from gis.exceptions import BadInput, Forbidden, NotFound, Unauthorized, validated
 from gis.roles import Role, Viewer, viewer_for
 from orders.appeals import refdata, selectors, services, telegram
 from orders.appeals.lifecycle import OPEN_STATUSES
@@ -46,10 +46,6 @@ from orders.appeals.models import Appeal, Callback, Category, IntegrationKey
 
 MIN_YEAR, MAX_YEAR = 1900, 2100
 TAG = "appeals"
-
-
-class BadInput(ApplicationError):
-    code = "invalid"
 
 
 def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:

@@ -10,11 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gis.exceptions import Forbidden, Unauthorized, validated
+from gis.exceptions import BadQuery, Forbidden, Unauthorized, validated
 from gis.roles import STAFF_ROLES, viewer_for
 from orders.appeals.api import BboxField
 from orders.operations import problems
-from orders.operations.problems import BadProblemsQuery
 from orders.operations.works import works_on
 from orders.permits.selectors import local_today
 
@@ -63,7 +62,7 @@ class RepeatedProblemsApi(APIView):
             raise Unauthorized("This needs the token of an operator or a planner.")
         if viewer.role not in STAFF_ROLES:
             raise Forbidden(f"Your role ({viewer.role}) may not see repeated problems.")
-        q = validated(RepeatedQuery(data=request.query_params), error=BadProblemsQuery)
+        q = validated(RepeatedQuery(data=request.query_params), error=BadQuery)
         query = problems.problems_query_make(
             months=q["months"],
             min_appeals=q["min"],
@@ -98,7 +97,7 @@ class WorksApi(APIView):
     )
     def get(self, request: Request) -> Response:
         viewer = viewer_for(request.user)
-        q = validated(WorksQuery(data=request.query_params), error=BadProblemsQuery)
+        q = validated(WorksQuery(data=request.query_params), error=BadQuery)
         today = local_today()
         return Response(
             works_on(day=q.get("date") or today, today=today, viewer=viewer, bbox=q.get("bbox"))

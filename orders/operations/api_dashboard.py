@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gis.exceptions import ApplicationError, Forbidden, Unauthorized, validated
+from gis.exceptions import BadInput, Forbidden, Unauthorized, validated
 from gis.roles import Role, Viewer, viewer_for
 from orders.operations import dashboard
 from orders.operations.dashboard import MAX_DAYS, NONE, DashboardQuery
@@ -40,10 +40,6 @@ FIGURES_DOC = (
     '"no district" (`id` null). Breakdown rows list only groups with an appeal counted. '
     "`district` and `organisation` filters apply to every figure, breakdowns and series."
 )
-
-
-class BadInput(ApplicationError):
-    code = "invalid"
 
 
 def _viewer(request: Request) -> Viewer:

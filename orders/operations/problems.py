@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
-from gis.exceptions import ApplicationError
+from gis.exceptions import BadQuery
 from layers.registry import LAYERS
 from orders.appeals.lifecycle import OPEN_STATUSES
 from orders.appeals.models import Appeal, Category
@@ -39,10 +39,6 @@ MAX_MIN = 10_000
 DEFAULT_RADIUS_M = 50.0
 MAX_RADIUS_M = 2_000.0
 CATEGORIES_TEXT_MAX = 500
-
-
-class BadProblemsQuery(ApplicationError):
-    code = "bad_query"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +56,13 @@ def problems_query_make(
 ) -> ProblemsQuery:
     """Check the parameters (400 with the reason otherwise)."""
     if not 1 <= months <= MAX_MONTHS:
-        raise BadProblemsQuery(f"months must be between 1 and {MAX_MONTHS}.")
+        raise BadQuery(f"months must be between 1 and {MAX_MONTHS}.")
     if not 2 <= min_appeals <= MAX_MIN:
-        raise BadProblemsQuery(f"min must be between 2 and {MAX_MIN}: one appeal repeats nothing.")
+        raise BadQuery(f"min must be between 2 and {MAX_MIN}: one appeal repeats nothing.")
     if not 0 < radius_m <= MAX_RADIUS_M:
-        raise BadProblemsQuery(f"radius_m must be above 0 and at most {MAX_RADIUS_M:g} m.")
+        raise BadQuery(f"radius_m must be above 0 and at most {MAX_RADIUS_M:g} m.")
     if category is not None and not Category.objects.filter(code=category).exists():
-        raise BadProblemsQuery(
+        raise BadQuery(
             f"Unknown category {category!r}.",
             extra={"categories": sorted(Category.objects.values_list("code", flat=True))},
         )

@@ -17,17 +17,13 @@ from rest_framework.views import APIView
 from rest_framework_gis.pagination import GeoJsonPagination
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from gis.exceptions import ApplicationError, Forbidden, NotFound, validated
+from gis.exceptions import BadQuery, Forbidden, NotFound, validated
 from gis.roles import Viewer, viewer_for
 from layers.models import NetworkKind
 from orders.permits import selectors, services
 from orders.permits.models import Claim, Extension, Permit, PermitHistory, RestorationDocument
 
 MAX_ID = 2**63 - 1
-
-
-class BadQuery(ApplicationError):
-    code = "bad_query"
 
 
 def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:

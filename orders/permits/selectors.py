@@ -19,7 +19,7 @@ from django.db import DatabaseError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from gis.exceptions import ApplicationError, NotFound, Unauthorized
+from gis.exceptions import ApplicationError, BadQuery, NotFound, Unauthorized
 from gis.roles import PUBLIC, Viewer
 from layers.addresses import parse_address
 from layers.models import (
@@ -56,10 +56,6 @@ PUBLIC_RADIUS_M = 100.0
 METRES_PER_DEGREE_LAT = METRES_PER_DEGREE
 PUBLIC_MAX_RADIUS_M = 500.0
 PUBLIC_MAX_RESULTS = 50
-
-
-class BadQuery(ApplicationError):
-    code = "bad_query"
 
 
 # --- time -------------------------------------------------------------------------------------

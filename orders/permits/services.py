@@ -40,7 +40,7 @@ from psycopg import sql
 from pyproj import Geod
 from rest_framework import status as http
 
-from gis.exceptions import ApplicationError, Conflict, Forbidden, NotFound, Unauthorized
+from gis.exceptions import ApplicationError, BadInput, Conflict, Forbidden, NotFound, Unauthorized
 from gis.roles import Role, Viewer
 from layers.models import Organisation
 from orders.permits.models import (
@@ -83,10 +83,6 @@ MAX_UPLOAD_FILES = 10
 # Two issuances that overlap must not both pass the conflict check: they queue on this lock.
 ISSUE_LOCK_KEY = 0x7065726D  # "perm"
 REDELIVER_LOCK_KEY = 0x636C6D73  # "clms"
-
-
-class BadInput(ApplicationError):
-    code = "invalid"
 
 
 class TooLarge(ApplicationError):

@@ -19,7 +19,7 @@ from django.contrib.gis.geos import Polygon
 from django.db import connection
 from psycopg import sql
 
-from gis.exceptions import ApplicationError, NotFound
+from gis.exceptions import ApplicationError, BadQuery, NotFound
 from layers.models import Building, NetworkKind, NetworkSegment, Organisation, Yard
 from orders.appeals.models import Appeal, Category
 from orders.permits.models import Permit
@@ -54,10 +54,6 @@ MAX_RANKING_LIMIT = 10_000
 # A box cut in degrees that covers r metres in every direction at latitude φ is r / (110 km ·
 # cos φ): a degree of latitude is at least 110.57 km, one of longitude 111.32 km · cos φ.
 DEGREE_DIVISOR_M = 110_000.0
-
-
-class BadQuery(ApplicationError):
-    code = "bad_query"
 
 
 @dataclass(frozen=True, slots=True)
