@@ -364,13 +364,17 @@ async def _respond(
 def _for_api_client(headers: dict[bytes, bytes], query: dict[str, str]) -> bool:
     """A lookup this front answers: JSON wanted, and a token (or nobody) to say who asks.
 
-    A browser's session (the admin's cookie, no token) and the browsable API (HTML, ``format``)
-    are Django's: only Django reads sessions and renders HTML.
+    A browser's session (the admin's cookie, no token), another authorization scheme and the
+    browsable API (HTML, ``format``) are Django's: only Django reads sessions and renders HTML.
     """
     if "format" in query or b"text/html" in headers.get(b"accept", b""):
         return False
-    session = settings.SESSION_COOKIE_NAME.encode() + b"="
-    return b"authorization" in headers or session not in headers.get(b"cookie", b"")
+    authorization = headers.get(b"authorization")
+    if authorization is not None:
+        # Another scheme (Basic from a proxy, Bearer) is no token: DRF reads such a request as
+        # anonymous, or by its session; let it.
+        return authorization[:6].lower() == b"token "
+    return settings.SESSION_COOKIE_NAME.encode() + b"=" not in headers.get(b"cookie", b"")
 
 
 def _api_json(payload: dict[str, Any]) -> bytes:

@@ -150,6 +150,7 @@ def test_the_front_finds_the_house_and_its_neighbours(city) -> None:
     [
         {"Accept": "text/html"},  # the browsable API is Django's
         {"Cookie": "sessionid=abc"},  # a browser session: only Django reads it
+        {"Authorization": "Basic dXNlcjpwYXNz"},  # not a token: DRF reads it as anonymous
     ],
 )
 def test_what_only_django_can_answer_is_passed_on(city, headers) -> None:
