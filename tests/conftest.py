@@ -1,4 +1,4 @@
-"""Shared fixtures: command runs with captured output, the demo extract."""
+"""Shared fixtures: command runs with captured output, the demo extract, the browser."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from django.core.management import call_command
 
 from tests.factories import CommandRun
 from tiles.selectors import forget_bounds
+
+# The live server and Chromium of the browser tests: the `browser` fixture and their helpers.
+pytest_plugins = ["tests.live_server"]
 
 
 @pytest.fixture(autouse=True)

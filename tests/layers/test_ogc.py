@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import json
 import os
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import uvicorn
-from asgiref.sync import sync_to_async
 from django.contrib.gis.geos import MultiPolygon
 from django.db import connections
 from django.test import Client
@@ -29,6 +23,7 @@ from layers import registry
 from layers.models import Building, NetworkKind, NetworkSegment, Organisation, Yard
 from orders.permits.models import Permit
 from tests.factories import CITY_LAT, CITY_LON, line, rectangle
+from tests.live_server import live_server
 
 FAR_LON, FAR_LAT = -76.53, 39.30  # about 4 km north-east of the city point
 OGRINFO = shutil.which("ogrinfo") or "/usr/bin/ogrinfo"
@@ -681,33 +676,12 @@ def test_openapi_describes_the_ogc_paths_and_their_parameters(db):
 @pytest.fixture(scope="module")
 def live_server_url() -> Iterator[str]:
     """gis.asgi.application under uvicorn on a free loopback port, in a thread."""
-    from gis.asgi import application
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            application, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
     with pytest.MonkeyPatch.context() as patch:
         # Django runs each ASGI request's sync code in a thread of its own: a connection kept
         # for reuse would outlive its thread and keep the test database from being dropped.
         patch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            thread.join(10)
-            # And whatever ran in asgiref's shared sync thread: close it there.
-            asyncio.run(sync_to_async(connections.close_all)())
+        with live_server() as url:
+            yield url
 
 
 @pytest.fixture

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,43 +10,32 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection, connections
-from playwright.sync_api import Browser, Page, Request, Response, sync_playwright
+from django.db import connection
+from playwright.sync_api import Browser, Page, Request, Response
 from pytest_django import DjangoDbBlocker
 
-from gis.asgi import application
 from gis.roles import Role
 from gis.services import user_create_or_update
 from layers.models import Building, NetworkSegment, Yard
 from layers.registry import LAYERS
-from tiles import selectors as tile_selectors
+from tests.live_server import (
+    IGNORE_STATIC_STREAMING,
+    collect_errors,
+    committed_data,
+    live_server,
+    new_page,
+    screenshot,
+    wait_map_idle,
+)
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.e2e,
-    # gis/asgi.py silences this for WhiteNoise's static files; pytest resets warning filters.
-    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous"),
+    IGNORE_STATIC_STREAMING,
 ]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # No GPU in the test machine: WebGL through SwiftShader.
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-]
-VIEWPORT = {"width": 1280, "height": 800}
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
 RESTRICTED = {name for name, spec in LAYERS.items() if not spec.is_public}
 LON, LAT, _ = settings.MAP_CENTER
 
@@ -70,85 +56,34 @@ def demo_city(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iter
     """
     if not Path(settings.DEMO_OSM_FILE).is_file():
         pytest.skip(f"demo extract missing: {settings.DEMO_OSM_FILE}")
-    with django_db_blocker.unblock():
-        # pytest-django makes the test database only when a collected test asks for `db`
-        # (test_runs_on_the_test_database above); never load and flush the real one.
-        name = connection.settings_dict["NAME"]
-        assert name.startswith("test_"), f"refusing to load fixtures into database {name!r}"
-        try:
-            call_command("load_demo", stdout=StringIO(), stderr=StringIO())
-            _, token = user_create_or_update(username="map-operator", role=Role.OPERATOR)
-            # Read here: with Playwright's sync API running, Django refuses queries in tests.
-            yard = Yard.objects.order_by("pk").first().geom.point_on_surface
-            network = NetworkSegment.objects.order_by("pk").first().geom.interpolate_normalized(0.5)
-            tall = next(
-                b.geom.point_on_surface
-                for b in Building.objects.filter(render_height_m__isnull=False).order_by("pk")
-                if b.geom.geom_type != "Point"
-            )
-            yield {
-                "operator": token,
-                "yard": (yard.x, yard.y),
-                "network": (network.x, network.y),
-                "tall": (tall.x, tall.y),
-            }
-        finally:
-            call_command("flush", interactive=False, verbosity=0)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    # pytest-django makes the test database only when a collected test asks for `db`
+    # (test_runs_on_the_test_database above).
+    with committed_data(django_db_blocker):
+        call_command("load_demo", stdout=StringIO(), stderr=StringIO())
+        _, token = user_create_or_update(username="map-operator", role=Role.OPERATOR)
+        # Read here: with Playwright's sync API running, Django refuses queries in tests.
+        yard = Yard.objects.order_by("pk").first().geom.point_on_surface
+        network = NetworkSegment.objects.order_by("pk").first().geom.interpolate_normalized(0.5)
+        tall = next(
+            b.geom.point_on_surface
+            for b in Building.objects.filter(render_height_m__isnull=False).order_by("pk")
+            if b.geom.geom_type != "Point"
+        )
+        yield {
+            "operator": token,
+            "yard": (yard.x, yard.y),
+            "network": (network.x, network.y),
+            "tall": (tall.x, tall.y),
+        }
 
 
 @pytest.fixture(scope="module")
 def base_url(demo_city: dict) -> Iterator[str]:
-    """gis.asgi.application (tiles in front of Django) under uvicorn in a background thread."""
-    port = free_port()
-    # lifespan on: at shutdown the tile server closes its database pool and LISTEN connection.
-    server = uvicorn.Server(
-        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),), daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started or not thread.is_alive():
-            break
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        # Django's views ran in asgiref's thread: close their connections there, so that the
-        # test database can be dropped.
-        asyncio.run_coroutine_threadsafe(sync_to_async(connections.close_all)(), loop).result(10)
-        server.should_exit = True
-        thread.join(10)
-        loop.close()
-        # The app is a module-level singleton: leave no tiles or bounds of this data behind.
-        application.local.clear()
-        tile_selectors.forget_bounds()
+    with live_server() as url:
+        yield url
 
 
 # --- the browser -----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser(base_url: str) -> Iterator[Browser]:
-    """Chromium, started after the server and the data and so closed before them.
-
-    Django refuses queries while Playwright's sync API has its event loop in this thread.
-    """
-    if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium (apt-get install -y chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
 
 
 @dataclass
@@ -182,15 +117,7 @@ class MapPage:
 
     def wait_idle(self) -> None:
         """Until the map has its style and tiles and stands still, and one frame is drawn."""
-        self.page.wait_for_function(
-            "() => { const m = window.citygisMap;"
-            " return m && m.loaded() && !m.isMoving() && m.areTilesLoaded(); }",
-            timeout=30_000,
-        )
-        self.page.evaluate(
-            "() => new Promise((done) => {"
-            " const m = window.citygisMap; m.once('idle', done); m.triggerRepaint(); })"
-        )
+        wait_map_idle(self.page, "citygisMap")
 
     def jump(self, lon: float, lat: float, zoom: float) -> None:
         self.page.evaluate(
@@ -277,16 +204,14 @@ class MapPage:
 
 @pytest.fixture
 def map_page(browser: Browser, base_url: str) -> Iterator[MapPage]:
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
+    page = new_page(browser)
     seen = MapPage(page=page, base_url=base_url)
-    page.on("console", lambda m: m.type == "error" and seen.errors.append(m.text))
-    page.on("pageerror", lambda exc: seen.errors.append(f"uncaught: {exc}"))
+    collect_errors(page, seen.errors)
     page.on("request", seen.on_request)
     page.on("requestfailed", seen.on_failed)
     page.on("response", seen.on_response)
     yield seen
-    context.close()
+    page.context.close()
 
 
 # --- the tests -------------------------------------------------------------------------------
@@ -319,8 +244,7 @@ def test_map_page_draws_the_public_city_from_our_own_tiles(map_page: MapPage) ->
     assert page.locator("#layer-list input[data-layer=networks]").count() == 0
     assert map_page.restricted_requests() == []
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / "map.png")
+    screenshot(page, "map.png")
 
 
 def test_hash_follows_the_map_and_centre_comes_from_settings(map_page: MapPage) -> None:
@@ -330,8 +254,7 @@ def test_hash_follows_the_map_and_centre_comes_from_settings(map_page: MapPage) 
         " return [c.lng, c.lat, window.citygisMap.getZoom()]; }"
     )
     assert centre == pytest.approx([LON, LAT, settings.MAP_CENTER[2]], abs=1e-4)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    map_page.page.screenshot(path=SCREENSHOTS / "map-overview.png")
+    screenshot(map_page.page, "map-overview.png")
     map_page.jump(LON, LAT, 16)
     assert map_page.page.evaluate("() => location.hash").startswith("#16/")
 
@@ -401,8 +324,7 @@ def test_operator_token_adds_the_restricted_layers_and_log_out_removes_them(
     assert map_page.refused == []
     networks = map_page.rendered_soon("networks")
     assert networks and all(n["kind"] for n in networks)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / "map-operator.png")
+    screenshot(page, "map-operator.png")
 
     # The token is kept: a reload still shows the operators' layers.
     page.reload()
@@ -500,8 +422,7 @@ def test_3d_toggle_extrudes_buildings_by_their_height_and_back(
     )
     heights = [f["render_height_m"] for f in extruded if "render_height_m" in f]
     assert heights and all(h > 0 for h in heights)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / "map-3d.png")
+    screenshot(page, "map-3d.png")
 
     # The layer toggle hides the extrusions too, and brings them back.
     page.uncheck("#layer-list input[data-layer=buildings]")

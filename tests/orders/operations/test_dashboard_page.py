@@ -2,52 +2,36 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import socket
 import threading
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-import uvicorn
-from asgiref.sync import sync_to_async
-from django.conf import settings
-from django.core.management import call_command
 from django.db import connections
 from django.test.utils import override_settings
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from pytest_django import DjangoDbBlocker
 
-from gis.asgi import application
 from orders.appeals.models import Appeal
 from orders.appeals.services import appeal_register
+from tests.live_server import (
+    IGNORE_STATIC_STREAMING,
+    Seen,
+    committed_data,
+    live_server,
+    open_page,
+    screenshot,
+    wait_map_idle,
+)
 from tests.orders.operations.dashboard_set import FIRST, LAST, at, build_set
-from tiles import selectors as tile_selectors
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous"),
+    IGNORE_STATIC_STREAMING,
 ]
 
-SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
-# As tests/tiles/test_map_page.py: Debian's Chromium, never a downloaded one; WebGL in software.
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-]
-VIEWPORT = {"width": 1280, "height": 800}
 POLL_SECONDS = 1
 FIGURES = (
     "received",
@@ -61,65 +45,20 @@ FIGURES = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def city(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iterator[dict]:
-    """The hand-made set of dashboard_set.py, committed for the server; flushed afterwards."""
-    with django_db_blocker.unblock():
-        # pytest-django creates the test database only when a collected test asks for ``db``
-        # (test_the_page_shell_holds_no_data does); without one this would write to, and flush,
-        # the real database.
-        name = connections["default"].settings_dict["NAME"]
-        assert name.startswith("test_"), f"refusing to load fixtures into database {name!r}"
-        try:
-            yield build_set()
-        finally:
-            call_command("flush", interactive=False, verbosity=0)
+    """The hand-made set of dashboard_set.py, committed for the server; flushed afterwards.
+
+    test_the_page_shell_holds_no_data asks for ``db``, so that the test database exists.
+    """
+    with committed_data(django_db_blocker):
+        yield build_set()
 
 
 @pytest.fixture(scope="module")
 def base_url(city: dict) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),), daemon=True)
-    with override_settings(DASHBOARD_POLL_SECONDS=POLL_SECONDS):
-        thread.start()
-        for _ in range(200):
-            if server.started or not thread.is_alive():
-                break
-            time.sleep(0.05)
-        assert server.started, "uvicorn did not start"
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            asyncio.run_coroutine_threadsafe(sync_to_async(connections.close_all)(), loop).result(
-                10
-            )
-            server.should_exit = True
-            thread.join(10)
-            loop.close()
-            application.local.clear()
-            tile_selectors.forget_bounds()
-
-
-@pytest.fixture(scope="module")
-def browser(base_url: str) -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium (apt-get install -y chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
+    with override_settings(DASHBOARD_POLL_SECONDS=POLL_SECONDS), live_server() as url:
+        yield url
 
 
 @pytest.mark.django_db
@@ -133,38 +72,9 @@ def test_the_page_shell_holds_no_data_and_loads_nothing_from_outside(client) -> 
     assert not re.findall(r'(?:src|href)="(?:https?:)?//', html)
 
 
-class Seen:
-    def __init__(self, page: Page, base_url: str) -> None:
-        self.errors: list[str] = []
-        self.outside: list[str] = []
-        self.statuses: list[tuple[str, int]] = []
-        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
-        page.on(
-            "request",
-            lambda r: (
-                self.outside.append(r.url)
-                if r.url.startswith(("http:", "https:")) and not r.url.startswith(base_url)
-                else None
-            ),
-        )
-        page.on("response", lambda r: self.statuses.append((r.url, r.status)))
-
-    def dashboard(self) -> list[int]:
-        return [s for u, s in self.statuses if re.search(r"/api/dashboard\?", u)]
-
-
-def open_page(browser: Browser, base_url: str, token: str | None, query: str = "") -> tuple:
-    context = browser.new_context(viewport=VIEWPORT)
-    if token:
-        context.add_init_script(f"localStorage.setItem('citygis.token', '{token}')")
-    page = context.new_page()
-    seen = Seen(page, base_url)
-    page.goto(f"{base_url}/dashboard{query}")
-    page.wait_for_function(
-        "() => ['ready', 'login', 'error'].includes(document.body.dataset.state)", timeout=30_000
-    )
-    return page, seen
+def dashboard_polls(seen: Seen) -> list[int]:
+    """The statuses of the page's /api/dashboard requests."""
+    return [s for u, s in seen.statuses if re.search(r"/api/dashboard\?", u)]
 
 
 def api_get(base_url: str, token: str, path: str) -> dict:
@@ -194,7 +104,7 @@ def test_the_figures_chart_tables_and_map_match_the_api(
     browser: Browser, base_url: str, city: dict
 ) -> None:
     query = f"from={FIRST}&to={LAST}"
-    page, seen = open_page(browser, base_url, city["operator"], f"?{query}")
+    page, seen = open_page(browser, base_url, f"/dashboard?{query}", city["operator"])
     assert page.evaluate("document.body.dataset.state") == "ready", page.inner_text("#status")
     data = api(base_url, city["operator"], query)
     assert shown(page) == expected(data["totals"])
@@ -222,14 +132,7 @@ def test_the_figures_chart_tables_and_map_match_the_api(
         page.locator('#by-district tr[data-id="none"] [data-figure="overdue"]').inner_text() == "1"
     )
 
-    page.wait_for_function(
-        "() => { const m = window.dashboardMap; return m && m.loaded() && !m.isMoving(); }",
-        timeout=30_000,
-    )
-    page.evaluate(
-        "() => new Promise((done) => { const m = window.dashboardMap; m.once('idle', done);"
-        " m.triggerRepaint(); })"
-    )
+    wait_map_idle(page, "dashboardMap", tiles=False)
     drawn = page.evaluate(
         "() => window.dashboardMap.queryRenderedFeatures({layers: ['dashboard-districts-fill']})"
         ".map((f) => [f.properties.name, f.properties.overdue])"
@@ -261,8 +164,7 @@ def test_the_figures_chart_tables_and_map_match_the_api(
     assert shown(page) == expected(west["totals"])
     assert page.inner_text('[data-figure="received"]') == "4"
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / "dashboard.png")
+    screenshot(page, "dashboard.png")
     assert seen.errors == []
     assert seen.outside == []
     assert not [(u, s) for u, s in seen.statuses if s >= 400]
@@ -290,7 +192,7 @@ def in_a_thread(write: Callable[[], object]) -> None:
 def test_a_new_appeal_shows_up_without_a_reload(
     browser: Browser, base_url: str, city: dict, django_db_blocker: DjangoDbBlocker
 ) -> None:
-    page, seen = open_page(browser, base_url, city["operator"])  # the last 30 days
+    page, seen = open_page(browser, base_url, "/dashboard", city["operator"])  # the last 30 days
     assert page.evaluate("document.body.dataset.state") == "ready", page.inner_text("#status")
     before = int(
         page.evaluate("document.querySelector('[data-figure=\"received\"]').dataset.value")
@@ -298,7 +200,7 @@ def test_a_new_appeal_shows_up_without_a_reload(
     version = page.evaluate("document.body.dataset.version")
     # Unchanged appeals: the polls are answered 304.
     page.wait_for_timeout(POLL_SECONDS * 2500)
-    assert 304 in seen.dashboard()
+    assert 304 in dashboard_polls(seen)
     assert page.evaluate("document.body.dataset.version") == version
 
     page.evaluate("window.notReloaded = true")
@@ -322,13 +224,13 @@ def test_a_new_appeal_shows_up_without_a_reload(
 def test_without_a_token_the_page_asks_for_one_and_shows_no_data(
     browser: Browser, base_url: str, city: dict
 ) -> None:
-    page, seen = open_page(browser, base_url, None)
+    page, seen = open_page(browser, base_url, "/dashboard")
     assert page.evaluate("document.body.dataset.state") == "login"
     assert page.locator("#login").is_visible()
     assert page.locator("#results").is_hidden()
     assert page.locator("#chart svg").count() == 0
     assert page.evaluate("window.dashboardData") is None
-    assert seen.dashboard() == [401]
+    assert dashboard_polls(seen) == [401]
     assert seen.outside == []
 
 
@@ -336,7 +238,7 @@ def test_a_new_repeated_place_shows_up_without_a_reload(
     browser: Browser, base_url: str, city: dict, django_db_blocker: DjangoDbBlocker
 ) -> None:
     """Three appeals about one unlinked spot become a repeated problem on the open dashboard."""
-    page, _ = open_page(browser, base_url, city["operator"])
+    page, _ = open_page(browser, base_url, "/dashboard", city["operator"])
     assert page.evaluate("document.body.dataset.state") == "ready", page.inner_text("#status")
     before = page.locator("#problems li[data-appeals]").count()
     page.evaluate("window.notReloaded = true")

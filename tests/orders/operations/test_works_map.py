@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from playwright.sync_api import Browser
 from pytest_django import DjangoDbBlocker
@@ -15,19 +13,21 @@ from gis.roles import Role
 from gis.services import user_create_or_update
 from layers.models import Organisation
 from tests.factories import CITY_LAT, CITY_LON
+from tests.live_server import (
+    IGNORE_STATIC_STREAMING,
+    collect_errors,
+    committed_data,
+    live_server,
+    new_page,
+)
 from tests.orders.operations.conftest import CONTRACTOR, OTHER_CONTRACTOR, make_works
 from tests.orders.operations.test_works import key
-from tests.tiles.test_map_page import (  # noqa: F401 (fixtures)
-    VIEWPORT,
-    MapPage,
-    base_url,
-    browser,
-)
+from tests.tiles.test_map_page import MapPage
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.e2e,
-    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous"),
+    IGNORE_STATIC_STREAMING,
 ]
 
 
@@ -39,26 +39,25 @@ def test_runs_on_the_test_database() -> None:
 @pytest.fixture(scope="module")
 def demo_city(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iterator[dict]:
     """The works fixture and an operator token, committed for the server; flushed afterwards."""
-    with django_db_blocker.unblock():
-        name = connection.settings_dict["NAME"]
-        assert name.startswith("test_"), f"refusing to load fixtures into database {name!r}"
-        try:
-            orgs = {
-                "acme": Organisation.objects.create(
-                    name=CONTRACTOR, kind=Organisation.Kind.CONTRACTOR
-                ),
-                "other": Organisation.objects.create(
-                    name=OTHER_CONTRACTOR, kind=Organisation.Kind.CONTRACTOR
-                ),
-                "water": Organisation.objects.create(
-                    name="Water service", kind=Organisation.Kind.SERVICE
-                ),
-            }
-            make_works(orgs)
-            _, token = user_create_or_update(username="works-operator", role=Role.OPERATOR)
-            yield {"operator": token}
-        finally:
-            call_command("flush", interactive=False, verbosity=0, stdout=StringIO())
+    with committed_data(django_db_blocker):
+        orgs = {
+            "acme": Organisation.objects.create(name=CONTRACTOR, kind=Organisation.Kind.CONTRACTOR),
+            "other": Organisation.objects.create(
+                name=OTHER_CONTRACTOR, kind=Organisation.Kind.CONTRACTOR
+            ),
+            "water": Organisation.objects.create(
+                name="Water service", kind=Organisation.Kind.SERVICE
+            ),
+        }
+        make_works(orgs)
+        _, token = user_create_or_update(username="works-operator", role=Role.OPERATOR)
+        yield {"operator": token}
+
+
+@pytest.fixture(scope="module")
+def base_url(demo_city: dict) -> Iterator[str]:
+    with live_server() as url:
+        yield url
 
 
 def drawn_works(map_page: MapPage) -> set[str]:
@@ -71,15 +70,11 @@ def drawn_works(map_page: MapPage) -> set[str]:
 
 
 def test_the_date_control_changes_which_works_are_drawn(
-    browser: Browser,  # noqa: F811
-    base_url: str,  # noqa: F811
-    demo_city: dict,
+    browser: Browser, base_url: str, demo_city: dict
 ) -> None:
-    context = browser.new_context(viewport=VIEWPORT)
-    context.add_init_script(f"localStorage.setItem('citygis.token', '{demo_city['operator']}')")
-    page = context.new_page()
+    page = new_page(browser, demo_city["operator"])
     map_page = MapPage(page=page, base_url=base_url)
-    page.on("pageerror", lambda exc: map_page.errors.append(f"uncaught: {exc}"))
+    collect_errors(page, map_page.errors)
     page.on("response", map_page.on_response)
     try:
         map_page.open(f"#16/{CITY_LAT + 0.001}/{CITY_LON + 0.0018}")
@@ -100,16 +95,15 @@ def test_the_date_control_changes_which_works_are_drawn(
         assert map_page.errors == []
         assert map_page.refused == []
     finally:
-        context.close()
+        page.context.close()
 
 
-def test_the_public_has_no_date_control(browser: Browser, base_url: str) -> None:  # noqa: F811
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
+def test_the_public_has_no_date_control(browser: Browser, base_url: str) -> None:
+    page = new_page(browser)
     try:
         map_page = MapPage(page=page, base_url=base_url)
         map_page.open()
         assert page.locator("#works-day").is_hidden()
         assert map_page.style_layers("works") == []
     finally:
-        context.close()
+        page.context.close()
