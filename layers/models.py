@@ -145,7 +145,14 @@ def address_keys_indexes(prefix: str) -> list[models.Index]:
         ),
         # A street's houses nearest to a point first (a query without a house number, with
         # ``near``): KNN within one street key, which needs btree_gist for the text column.
-        GistIndex(fields=["street_key", "geom"], name=f"{prefix}_street_geom"),
+        # Partial, so that only a query saying ``street_key <> ''`` (the search's) can use it:
+        # PostgreSQL costs it the same as the plain GiST on geom for a query on geom alone and
+        # took it for tiles, reading 8 times the index pages (1.9 ms a z16 tile instead of 0.4).
+        GistIndex(
+            fields=["street_key", "geom"],
+            name=f"{prefix}_street_geom",
+            condition=~models.Q(street_key=""),
+        ),
     ]
 
 

@@ -215,7 +215,8 @@ def _address_branches(
         inner = _inner_rows(
             spec,
             scoped=scoped,
-            where=sql.SQL("true"),
+            # Implies the predicate of the partial GiST on (street_key, geom) (layers.models).
+            where=sql.SQL("t.street_key <> ''"),
             order=sql.SQL("{} <-> {}").format(_column(spec, spec.geometry_field.name), _POINT)
             if near
             else sql.SQL("t.house_number, t.house_key, t.id"),
