@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from psycopg_pool import AsyncConnectionPool
 
 from gis.prepared import prepared_rows_async
@@ -37,7 +38,10 @@ async def nearby(
 ) -> dict[str, Any]:
     plan = nearby_plan(viewer=viewer, **nearby_params(query))
     rows = await prepared_rows_async(pool, plan.statement, plan.params)
-    return {"type": "FeatureCollection", "features": nearby_features(plan, rows)}
+    # A label is the model's __str__, which may read a related row (an appeal's category): that
+    # is a query, which only a thread may run.
+    features = await sync_to_async(nearby_features, thread_sensitive=False)(plan, rows)
+    return {"type": "FeatureCollection", "features": features}
 
 
 JSON_ROUTES = {"/api/search": search, "/api/nearby": nearby}

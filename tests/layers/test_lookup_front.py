@@ -21,6 +21,8 @@ from gis.roles import Role
 from gis.services import user_create_or_update
 from layers.asgi import JSON_ROUTES
 from layers.models import Building, NetworkKind, NetworkSegment, Organisation, Yard
+from orders.appeals.models import Appeal, Category
+from orders.appeals.services import appeal_register, categories_load
 from tests.factories import CITY_LAT, CITY_LON, at, rectangle
 from tiles.asgi import TileServer
 
@@ -51,6 +53,14 @@ def through_front(requests: list[tuple[str, dict[str, str]]]) -> list[httpx.Resp
 
 @pytest.fixture
 def city() -> None:
+    # An appeal at the city point: its label ("number: category") reads a related row.
+    categories_load()
+    appeal_register(
+        category=Category.objects.get(code="pipe-burst"),
+        channel=Appeal.Channel.PHONE,
+        point=at(5, 5),
+        by=user_create_or_update(username="registrar", role=Role.OPERATOR)[0],
+    )
     water = Organisation.objects.create(name="Water service", kind=Organisation.Kind.SERVICE)
     for n, (street, number) in enumerate(
         [
@@ -129,6 +139,15 @@ def test_the_front_answers_each_lookup_as_the_django_view(city, client, role) ->
     assert (401 if role is None else 403 if role == Role.CONTRACTOR else 200) in statuses
 
 
+def test_nearby_at_the_front_labels_an_appeal_by_its_category(city, client) -> None:
+    path = f"/api/nearby?{NEAR}&radius=50&layers=appeals"
+    (answer,) = through_front([(path, {})])
+    assert answer.status_code == 200
+    (appeal,) = answer.json()["features"]
+    assert appeal["properties"]["label"].endswith(": Pipe burst or water leak")
+    assert answer.json() == client.get(path).json()
+
+
 def test_the_front_finds_the_house_and_its_neighbours(city) -> None:
     search, nearby = through_front(
         [("/api/search?q=Ленина 12 корп 2", {}), (f"/api/nearby?{NEAR}&radius=100", {})]
@@ -142,7 +161,7 @@ def test_the_front_finds_the_house_and_its_neighbours(city) -> None:
         f["properties"]["distance_m"] for f in features
     )
     # The public never sees the water network, whatever the radius.
-    assert {f["properties"]["layer"] for f in features} <= {"buildings", "yards"}
+    assert {f["properties"]["layer"] for f in features} == {"appeals", "buildings", "yards"}
 
 
 @pytest.mark.parametrize(
