@@ -25,6 +25,25 @@ class ImportCommandMixin:
         )
         parser.add_argument("--report", type=Path, help="write the full report as JSON here")
 
+    def add_layer_argument(self, parser, *, default: str) -> None:
+        parser.add_argument(
+            "--layer",
+            action="append",
+            dest="layers",
+            metavar="LAYER",
+            help=f"only this layer (repeatable, or a comma list); default: {default}",
+        )
+
+    def chosen_layers(self, opts, *, allowed: list[str], kind: str) -> list[str]:
+        """The ``--layer`` names in order, once each, or all ``allowed``; others are an error."""
+        names = [n.strip() for arg in opts["layers"] or [] for n in arg.split(",") if n.strip()]
+        unknown = [n for n in names if n not in allowed]
+        if unknown:
+            raise CommandError(
+                f"not a {kind} layer: {', '.join(unknown)} (choose from {', '.join(allowed)})"
+            )
+        return list(dict.fromkeys(names or allowed))
+
     @contextmanager
     def progress_bar(self, **kwargs):
         """A tqdm bar on a terminal; silent when output is piped or logged."""

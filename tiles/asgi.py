@@ -109,24 +109,14 @@ class TileServer:
             if self.pool is not None:
                 return
             params = conninfo()
-            pool = AsyncConnectionPool(
-                kwargs={**params, "autocommit": True},
-                min_size=1,
-                max_size=settings.TILE_POOL_SIZE,
-                open=False,
-                name="tiles",
-            )
-            await pool.open()
+            pool = await _open_pool(params, name="tiles", size=settings.TILE_POOL_SIZE)
             if self.json_routes:
-                self.lookup_pool = AsyncConnectionPool(
-                    kwargs={**params, "autocommit": True},
-                    min_size=1,
-                    max_size=settings.LOOKUP_POOL_SIZE,
-                    configure=configure_async,
-                    open=False,
+                self.lookup_pool = await _open_pool(
+                    params,
                     name="lookups",
+                    size=settings.LOOKUP_POOL_SIZE,
+                    configure=configure_async,
                 )
-                await self.lookup_pool.open()
             if settings.TILE_CACHE and settings.REDIS_URL:
                 self.redis = RedisTileCache(
                     settings.REDIS_URL, prefix=f"citygis:{params['dbname']}:"
@@ -322,6 +312,25 @@ class TileServer:
             out.append((b"content-encoding", b"gzip"))
         out.append((b"content-type", MVT))
         await _respond(send, 200, out, b"" if scope["method"] == "HEAD" else body, length=len(body))
+
+
+async def _open_pool(
+    params: dict[str, Any],
+    *,
+    name: str,
+    size: int,
+    configure: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+) -> AsyncConnectionPool:
+    pool = AsyncConnectionPool(
+        kwargs={**params, "autocommit": True},
+        min_size=1,
+        max_size=size,
+        configure=configure,
+        open=False,
+        name=name,
+    )
+    await pool.open()
+    return pool
 
 
 def _viewer_for_token(key: str) -> Viewer | None:

@@ -2,7 +2,7 @@
 
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from importers.commands import ImportCommandMixin
 from layers.registry import LAYERS, source_layers
@@ -17,25 +17,12 @@ class Command(ImportCommandMixin, BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--layer",
-            action="append",
-            dest="layers",
-            metavar="LAYER",
-            help="only this layer (repeatable, or a comma list); default: every stored layer",
-        )
+        self.add_layer_argument(parser, default="every stored layer")
 
     def handle(self, *args, **opts):
-        stored = source_layers()
-        names = [n.strip() for arg in opts["layers"] or [] for n in arg.split(",") if n.strip()]
-        unknown = [n for n in names if n not in stored]
-        if unknown:
-            raise CommandError(
-                f"not a stored layer: {', '.join(unknown)} (choose from {', '.join(stored)})"
-            )
+        chosen = self.chosen_layers(opts, allowed=source_layers(), kind="stored")
         started = time.monotonic()
         done = []
-        chosen = list(dict.fromkeys(names or stored))
         with self.progress_bar(desc="clustering", total=len(chosen), unit=" layers") as bar:
             for name in chosen:
                 if result := layer_cluster(spec=LAYERS[name]):

@@ -2,7 +2,7 @@
 
 import time
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from importers.commands import ImportCommandMixin
 from layers.registry import LAYERS
@@ -16,26 +16,14 @@ class Command(ImportCommandMixin, BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--layer",
-            action="append",
-            dest="layers",
-            metavar="LAYER",
-            help="only this layer (repeatable, or a comma list); default: every searchable one",
-        )
+        self.add_layer_argument(parser, default="every searchable one")
 
     def handle(self, *args, **opts):
         searchable = [name for name, spec in LAYERS.items() if keyed_fields(spec.model)]
-        names = [n.strip() for arg in opts["layers"] or [] for n in arg.split(",") if n.strip()]
-        unknown = [n for n in names if n not in searchable]
-        if unknown:
-            raise CommandError(
-                f"not a searchable layer: {', '.join(unknown)} (choose from "
-                f"{', '.join(searchable)})"
-            )
+        chosen = self.chosen_layers(opts, allowed=searchable, kind="searchable")
         started = time.monotonic()
         done = []
-        for name in dict.fromkeys(names or searchable):
+        for name in chosen:
             spec = LAYERS[name]
             total = spec.model._default_manager.count()
             with self.progress_bar(desc=name, total=total, unit=" rows") as bar:
