@@ -7,15 +7,12 @@ client: status and JSON must be equal, for every role, every kind of bad input i
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import httpx
 import pytest
-from asgiref.sync import sync_to_async
 from django.contrib.gis.geos import LineString, MultiPolygon
-from django.db import connections
 
 from gis.roles import Role
 from gis.services import user_create_or_update
@@ -24,6 +21,7 @@ from layers.models import Building, NetworkKind, NetworkSegment, Organisation, Y
 from orders.appeals.models import Appeal, Category
 from orders.appeals.services import appeal_register, categories_load
 from tests.factories import CITY_LAT, CITY_LON, at, rectangle
+from tests.front import run_front
 from tiles.asgi import TileServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,17 +36,10 @@ async def not_django(scope, receive, send) -> None:
 
 
 def through_front(requests: list[tuple[str, dict[str, str]]]) -> list[httpx.Response]:
-    async def main() -> list[httpx.Response]:
-        server = TileServer(not_django, json_routes=JSON_ROUTES)
-        transport = httpx.ASGITransport(app=server)
-        try:
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-                return [await c.get(path, headers=headers) for path, headers in requests]
-        finally:
-            await server._stop()
-            await sync_to_async(connections.close_all)()
+    async def scenario(client: httpx.AsyncClient, server: TileServer) -> list[httpx.Response]:
+        return [await client.get(path, headers=headers) for path, headers in requests]
 
-    return asyncio.run(main())
+    return run_front(scenario, app=not_django, json_routes=JSON_ROUTES)
 
 
 @pytest.fixture

@@ -5,21 +5,19 @@ from __future__ import annotations
 import asyncio
 import gzip
 import time
-from collections.abc import Callable
 
 import httpx
 import mapbox_vector_tile
 import pytest
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.gis.geos import LineString, MultiPolygon, Point, Polygon
-from django.db import connection, connections
+from django.db import connection
 
-from gis.asgi import django_application
 from gis.roles import Role
 from gis.services import user_create_or_update
 from gis.spatial import lonlat_to_tile
 from layers.models import Building, NetworkKind, NetworkSegment, Organisation
+from tests.front import run_front
 from tiles.asgi import TileServer
 from tiles.redis_cache import RedisTileCache
 
@@ -43,25 +41,6 @@ def square(lon: float, lat: float, half: float = 0.0001) -> MultiPolygon:
 def tile_path(layers: str, lon: float, lat: float, z: int = 16, ext: str = "mvt") -> str:
     x, y = lonlat_to_tile(lon, lat, z)
     return f"/tiles/{layers}/{z}/{x}/{y}.{ext}"
-
-
-def run(scenario: Callable[[httpx.AsyncClient, TileServer], object]):
-    """Run an async scenario against a fresh TileServer (fresh caches, fresh pool)."""
-
-    async def main():
-        server = TileServer(django_application)
-        transport = httpx.ASGITransport(app=server)
-        try:
-            async with httpx.AsyncClient(
-                transport=transport, base_url="http://testserver"
-            ) as client:
-                return await scenario(client, server)
-        finally:
-            await server._stop()
-            # The token lookups ran in asgiref's thread: close its connection there.
-            await sync_to_async(connections.close_all)()
-
-    return asyncio.run(main())
 
 
 def decode(response: httpx.Response) -> dict:
@@ -120,7 +99,7 @@ def test_public_tile_has_one_mvt_layer_per_requested_layer(city):
     async def scenario(client, _):
         return await client.get(tile_path("buildings,streets", LON, LAT))
 
-    response = run(scenario)
+    response = run_front(scenario)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/vnd.mapbox-vector-tile"
     tile = decode(response)
@@ -136,7 +115,7 @@ def test_public_tile_shows_only_allow_listed_properties(city):
     async def scenario(client, _):
         return await client.get(tile_path("buildings", LON, LAT))
 
-    [feature] = decode(run(scenario))["buildings"]["features"]
+    [feature] = decode(run_front(scenario))["buildings"]["features"]
     allowed = {
         "source",
         "name",
@@ -159,7 +138,7 @@ def test_operator_sees_network_with_owner_name(tokens, city):
     async def scenario(client, _):
         return await client.get(tile_path("networks", LON, LAT), headers=auth(tokens["operator"]))
 
-    response = run(scenario)
+    response = run_front(scenario)
     assert response.status_code == 200
     assert response.headers["cache-control"].startswith("private")
     [feature] = decode(response)["networks"]["features"]
@@ -178,7 +157,7 @@ def test_restricted_layer_without_token_is_401_and_for_contractor_403(tokens, ci
         bad_token = await client.get(tile_path("buildings", LON, LAT), headers=auth("nope"))
         return anonymous, contractor, planner, bad_token
 
-    anonymous, contractor, planner, bad_token = run(scenario)
+    anonymous, contractor, planner, bad_token = run_front(scenario)
     assert anonymous.status_code == 401
     assert anonymous.json()["error"]["code"] == "not_authenticated"
     assert contractor.status_code == 403
@@ -191,7 +170,7 @@ def test_public_never_gets_underground_layers_even_in_a_composite(city, layer):
     async def scenario(client, _):
         return await client.get(tile_path(f"buildings,{layer}", LON, LAT))
 
-    assert run(scenario).status_code == 401
+    assert run_front(scenario).status_code == 401
 
 
 def test_layer_below_its_minzoom_contributes_nothing(city):
@@ -200,7 +179,7 @@ def test_layer_below_its_minzoom_contributes_nothing(city):
         both = await client.get(tile_path("buildings,land", LON, LAT, z=12))
         return low, both
 
-    low, both = run(scenario)
+    low, both = run_front(scenario)
     assert low.status_code == 204  # buildings start at z13
     assert both.status_code == 204
 
@@ -224,7 +203,7 @@ def test_bad_tile_requests_get_json_errors(city, path, status):
     async def scenario(client, _):
         return await client.get(path)
 
-    response = run(scenario)
+    response = run_front(scenario)
     assert response.status_code == status
     assert response.headers["content-type"].startswith("application/json")
     assert "error" in response.json()
@@ -235,7 +214,7 @@ def test_empty_tile_is_204(city):
     async def scenario(client, _):
         return await client.get("/tiles/buildings/16/0/0.mvt")
 
-    response = run(scenario)
+    response = run_front(scenario)
     assert response.status_code == 204
     assert response.content == b""
     assert "etag" in response.headers
@@ -249,7 +228,7 @@ def test_etag_and_if_none_match_give_304(city):
         )
         return first, again
 
-    first, again = run(scenario)
+    first, again = run_front(scenario)
     assert first.headers["cache-control"].startswith("public, max-age=")
     assert again.status_code == 304
     assert again.content == b""
@@ -265,7 +244,7 @@ def test_gzip_when_the_client_accepts_it(city):
         )
         return plain, zipped
 
-    plain, zipped = run(scenario)
+    plain, zipped = run_front(scenario)
     assert zipped.headers["content-encoding"] == "gzip"
     # httpx decodes gzip itself: the decoded body equals the plain one.
     assert zipped.content == plain.content
@@ -362,7 +341,7 @@ def test_a_change_purges_exactly_the_tiles_it_touches(city, how):
         assert far_keys <= cached_keys(server)
         return True
 
-    assert run(scenario)
+    assert run_front(scenario)
 
 
 def _is_far(key: str) -> bool:
@@ -402,7 +381,7 @@ def test_a_moved_object_leaves_its_old_tile_and_appears_in_the_new(city):
 
         return await eventually(moved)
 
-    assert run(scenario)
+    assert run_front(scenario)
 
 
 def test_a_deleted_object_disappears(city):
@@ -420,7 +399,7 @@ def test_a_deleted_object_disappears(city):
 
         return await eventually(gone)
 
-    assert run(scenario)
+    assert run_front(scenario)
 
 
 def test_a_change_to_one_layer_keeps_other_layers_tiles(city, tokens):
@@ -438,7 +417,7 @@ def test_a_change_to_one_layer_keeps_other_layers_tiles(city, tokens):
         assert await eventually(updated)
         return network_keys <= cached_keys(server)
 
-    assert run(scenario)
+    assert run_front(scenario)
 
 
 @pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL (make test starts a Redis)")
@@ -473,7 +452,7 @@ def test_redis_cache_is_shared_and_purged(city, settings):
         assert await redis.client.exists(far_key) == 1
         return building_numbers(await client.get(tile_path("buildings", LON, LAT))) == ["18"]
 
-    assert run(scenario)
+    assert run_front(scenario)
 
 
 def test_cache_can_be_switched_off(city, settings):
@@ -483,7 +462,7 @@ def test_cache_can_be_switched_off(city, settings):
         await client.get(tile_path("buildings", LON, LAT))
         return len(server.local)
 
-    assert run(scenario) == 0
+    assert run_front(scenario) == 0
 
 
 def test_point_building_is_drawn_as_a_point(db):
@@ -498,7 +477,7 @@ def test_point_building_is_drawn_as_a_point(db):
     async def scenario(client, _):
         return await client.get(tile_path("buildings", LON, LAT))
 
-    [feature] = decode(run(scenario))["buildings"]["features"]
+    [feature] = decode(run_front(scenario))["buildings"]["features"]
     assert feature["geometry"]["type"] == "Point"
 
 
@@ -519,4 +498,4 @@ def test_rewriting_search_keys_purges_nothing(city):
         await asyncio.sleep(0.3)  # a purge, had one been sent, lands well within this
         return before <= cached_keys(server) and server.local.epoch == 0
 
-    assert run(scenario)
+    assert run_front(scenario)

@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-
-import httpx
 import mapbox_vector_tile
 import pytest
-from asgiref.sync import sync_to_async
-from django.db import connections
 
-from gis.asgi import django_application
 from gis.spatial import lonlat_to_tile
+from tests.front import get_through_front
 from tests.orders.appeals.conftest import at, token
-from tiles.asgi import TileServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PERSONAL = ("Anna", "Smith", "anna@example.org", "555 0100")
 
 
-def fetch(path: str, headers: dict[str, str] | None = None) -> httpx.Response:
-    async def main() -> httpx.Response:
-        server = TileServer(django_application)
-        try:
-            transport = httpx.ASGITransport(app=server)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                return await client.get(path, headers=headers or {})
-        finally:
-            await server._stop()
-            await sync_to_async(connections.close_all)()
-
-    return asyncio.run(main())
+fetch = get_through_front
 
 
 def test_public_appeal_tiles_show_no_names_phones_or_e_mails(register, people):

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import httpx
 import mapbox_vector_tile
 import pytest
-from asgiref.sync import sync_to_async
-from django.db import connections
 from django.utils import timezone
 
-from gis.asgi import django_application
 from gis.roles import Role
 from gis.spatial import lonlat_to_tile
 from layers.models import StreetLight, Yard
 from orders.appeals.models import Appeal, Category
 from orders.operations.models import RepeatedProblem
 from tests.factories import WGS84, at, point, rectangle
+from tests.front import run_front
 from tiles.asgi import TileServer
 
 FAR_EAST_M = 1500  # the lone unlinked appeal, far from the place cluster
@@ -232,20 +229,12 @@ def test_the_tile_layer_shows_the_problems_to_operators_not_to_the_public(
     x, y = lonlat_to_tile(place.x, place.y, 15)
     path = f"/tiles/repeated_problems/15/{x}/{y}.mvt"
 
-    async def scenario():
-        server = TileServer(django_application)
-        try:
-            async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=server), base_url="http://testserver"
-            ) as client:
-                public = await client.get(path)
-                staff = await client.get(path, headers={"Authorization": f"Token {token}"})
-                return public, staff
-        finally:
-            await server._stop()
-            await sync_to_async(connections.close_all)()
+    async def scenario(client: httpx.AsyncClient, server: TileServer):
+        public = await client.get(path)
+        staff = await client.get(path, headers={"Authorization": f"Token {token}"})
+        return public, staff
 
-    public, staff = asyncio.run(scenario())
+    public, staff = run_front(scenario)
     assert public.status_code == 401
     assert staff.status_code == 200
     [feature] = mapbox_vector_tile.decode(staff.content)["repeated_problems"]["features"]

@@ -19,16 +19,15 @@ from datetime import date
 import httpx
 import mapbox_vector_tile
 import pytest
-from asgiref.sync import sync_to_async
-from django.db import connection, connections
+from django.db import connection
 from rest_framework.authtoken.models import Token
 
-from gis.asgi import django_application
 from gis.roles import PUBLIC, Role, Viewer
 from gis.spatial import lonlat_to_tile
 from layers.registry import LAYERS, layers_purged_with
 from orders.operations.works import works_on
 from orders.permits.models import Permit
+from tests.front import run_front
 from tests.orders.operations.conftest import DAY, TODAY
 from tiles.asgi import TileServer
 from tiles.triggers import views
@@ -196,39 +195,31 @@ def test_a_permit_change_purges_the_works_tiles_it_touches(works, client_for):
     far = lonlat_to_tile(centre.x + 0.02, centre.y, 16)
     far_path = f"/tiles/works/16/{far[0]}/{far[1]}.mvt"
 
-    async def scenario():
-        server = TileServer(django_application)
-        try:
-            async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=server), base_url="http://testserver"
-            ) as client:
-                assert (await client.get(path)).status_code == 401
-                assert (await client.get(path, headers=contractor)).status_code == 403
-                before = work_statuses(await client.get(path, headers=operator))
-                assert before["Permit P1: Dig P1"] == "in_progress"
-                await client.get(far_path, headers=operator)
-                far_keys = {k for k in server.local._entries if k.endswith(f"{far[0]}/{far[1]}")}
-                assert far_keys
+    async def scenario(client: httpx.AsyncClient, server: TileServer):
+        assert (await client.get(path)).status_code == 401
+        assert (await client.get(path, headers=contractor)).status_code == 403
+        before = work_statuses(await client.get(path, headers=operator))
+        assert before["Permit P1: Dig P1"] == "in_progress"
+        await client.get(far_path, headers=operator)
+        far_keys = {k for k in server.local._entries if k.endswith(f"{far[0]}/{far[1]}")}
+        assert far_keys
 
-                def close_p1():
-                    Permit.objects.filter(pk=p1.pk).update(status=Permit.Status.CLOSED)
-                    connection.close()
+        def close_p1():
+            Permit.objects.filter(pk=p1.pk).update(status=Permit.Status.CLOSED)
+            connection.close()
 
-                await asyncio.to_thread(close_p1)
+        await asyncio.to_thread(close_p1)
 
-                async def purged():
-                    now = work_statuses(await client.get(path, headers=operator))
-                    return now.get("Permit P1: Dig P1") == "closed"
+        async def purged():
+            now = work_statuses(await client.get(path, headers=operator))
+            return now.get("Permit P1: Dig P1") == "closed"
 
-                assert await eventually(purged)
-                # A tile the change did not touch stays cached.
-                assert far_keys <= set(server.local._entries)
-                return True
-        finally:
-            await server._stop()
-            await sync_to_async(connections.close_all)()
+        assert await eventually(purged)
+        # A tile the change did not touch stays cached.
+        assert far_keys <= set(server.local._entries)
+        return True
 
-    assert asyncio.run(scenario())
+    assert run_front(scenario)
 
 
 def _token(role: Role) -> str:
