@@ -10,9 +10,11 @@ and browser sessions, and document both in OpenAPI.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.db import connections
 from psycopg_pool import AsyncConnectionPool
 
 from gis.prepared import prepared_rows_async
@@ -20,7 +22,7 @@ from gis.roles import Viewer
 from layers.api import search_params
 from layers.api_spatial import nearby_params
 from layers.search import search_payload, search_plan, search_result
-from layers.selectors import nearby_features, nearby_plan
+from layers.selectors import NearbyPlan, nearby_features, nearby_plan
 
 
 async def search(
@@ -40,8 +42,17 @@ async def nearby(
     rows = await prepared_rows_async(pool, plan.statement, plan.params)
     # A label is the model's __str__, which may read a related row (an appeal's category): that
     # is a query, which only a thread may run.
-    features = await sync_to_async(nearby_features, thread_sensitive=False)(plan, rows)
+    features = await sync_to_async(_features_in_thread, thread_sensitive=False)(plan, rows)
     return {"type": "FeatureCollection", "features": features}
+
+
+def _features_in_thread(plan: NearbyPlan, rows: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    try:
+        return nearby_features(plan, rows)
+    finally:
+        # No request ends in this thread to give a connection a label took back to Django's pool,
+        # where the web threads wait for it.
+        connections.close_all()
 
 
 JSON_ROUTES = {"/api/search": search, "/api/nearby": nearby}
