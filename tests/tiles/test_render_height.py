@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from layers.models import Building
-from tests.tiles.test_api import LAT, LON, decode, run, square, tile_path
+from tests.front import run_front
+from tests.tiles.test_api import LAT, LON, decode, square, tile_path
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,7 +23,9 @@ def test_buildings_tile_carries_the_render_height() -> None:
     async def scenario(client, _):
         return await client.get(tile_path("buildings", LON, LAT))
 
-    features = {f["id"]: f["properties"] for f in decode(run(scenario))["buildings"]["features"]}
+    features = {
+        f["id"]: f["properties"] for f in decode(run_front(scenario))["buildings"]["features"]
+    }
     assert features[floors_only.pk]["render_height_m"] == 15.0
     assert features[surveyed.pk]["render_height_m"] == 21.5
     # No height and no floors: nothing to extrude by; the map falls back to its default.

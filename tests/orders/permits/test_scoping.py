@@ -6,7 +6,8 @@ import pytest
 from django.test import Client
 
 from gis.spatial import lonlat_to_tile
-from tests.tiles.test_api import decode, run
+from tests.front import run_front
+from tests.tiles.test_api import decode
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +69,7 @@ def test_tiles_carry_only_the_contractors_own_permits_with_deadline_and_status(p
         public = await client.get(path)
         return own, staff, public
 
-    own, staff, public = run(scenario)
+    own, staff, public = run_front(scenario)
     assert public.status_code == 401
     mine = decode(own)["permits"]["features"]
     assert [f["id"] for f in mine] == [permits["acme"].pk]
