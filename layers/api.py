@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gis.roles import viewer_for
+from gis.serializers import QueryParams
 from layers.search import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -26,7 +27,7 @@ from layers.search import (
 # --- address search: GET /api/search ---------------------------------------------------------
 
 
-class SearchQuerySerializer(serializers.Serializer):
+class SearchQuerySerializer(QueryParams):
     q = serializers.CharField(allow_blank=True, max_length=MAX_QUERY_CHARS)
     limit = serializers.IntegerField(default=DEFAULT_LIMIT, min_value=1, max_value=MAX_LIMIT)
     layers = serializers.CharField(required=False)

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from gis.exceptions import validated
 from gis.roles import viewer_for
+from gis.serializers import QueryParams
 from layers.selectors import (
     MAX_BUFFER_M,
     MAX_RADIUS_M,
@@ -45,7 +46,7 @@ def _query(serializer_class: type[serializers.Serializer], request: Request) -> 
     )
 
 
-class NearbyQuery(serializers.Serializer):
+class NearbyQuery(QueryParams):
     lon = serializers.FloatField(min_value=-180, max_value=180)
     lat = serializers.FloatField(min_value=-90, max_value=90)
     radius = serializers.FloatField(
@@ -55,7 +56,7 @@ class NearbyQuery(serializers.Serializer):
     limit = serializers.IntegerField(default=20, min_value=1, max_value=MAX_RESULTS)
 
 
-class AlongQuery(serializers.Serializer):
+class AlongQuery(QueryParams):
     layer = serializers.CharField(help_text="a line layer, e.g. snowplough_routes")
     id = serializers.IntegerField(min_value=1)
     buffer = serializers.FloatField(
@@ -65,7 +66,7 @@ class AlongQuery(serializers.Serializer):
     limit = serializers.IntegerField(default=200, min_value=1, max_value=MAX_RESULTS)
 
 
-class WithinQuery(serializers.Serializer):
+class WithinQuery(QueryParams):
     layers = LayerListField(required=False, help_text="comma list; default: every visible layer")
     limit = serializers.IntegerField(default=100, min_value=1, max_value=MAX_RESULTS)
 
@@ -97,8 +98,9 @@ class NearbyApi(APIView):
         tags=["lookup"],
     )
     def get(self, request: Request) -> Response:
-        features = objects_nearby(viewer=viewer_for(request.user), **nearby_params(request.GET))
-        return Response({"type": "FeatureCollection", "features": features})
+        return Response(
+            objects_nearby(viewer=viewer_for(request.user), **nearby_params(request.GET))
+        )
 
 
 def nearby_params(query: Mapping[str, str]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.contrib.gis.db.models import GeometryField
 from django.db import models
+from psycopg import sql
 
 from gis.exceptions import Forbidden, NotFound, Unauthorized
 from gis.roles import Role, Viewer
@@ -28,8 +29,14 @@ STAFF_AND_CONTRACTORS = STAFF | {Role.CONTRACTOR}
 COMMON_PROPERTIES = ("source",)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class LayerSpec:
+    """One layer of the registry.
+
+    Each is made once, so it compares and hashes by identity: specs key many caches on hot
+    paths, and hashing every field took most of a search's planning (22 layers per query).
+    """
+
     name: str
     """Key in URLs, MVT layer name, OGC collection id."""
     title: str
@@ -38,6 +45,10 @@ class LayerSpec:
     """OGC/GeoJSON geometry type of the column: Point, LineString, MultiPolygon, Geometry…"""
     properties: tuple[str, ...]
     """Model fields every role that sees the layer may see."""
+    label: sql.SQL
+    """The row's name in lists (nearby): the model's ``__str__`` as SQL of the row ``{t}``, so
+    a list is built whole in PostgreSQL (``layers.sql.label_expression``). A test holds the two
+    equal for every layer."""
     staff_properties: tuple[str, ...] = ()
     """Further fields only operators and planners see."""
     tile_properties: tuple[str, ...] | None = None
@@ -128,6 +139,10 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="buildings",
             title="Buildings",
             model=m.Building,
+            label=sql.SQL(
+                "coalesce(nullif(concat_ws(' ', nullif({t}.housenumber, ''), "
+                "nullif({t}.street, '')), ''), nullif({t}.name, ''), 'building ' || {t}.id)"
+            ),
             geometry_type="Geometry",
             properties=(
                 "name",
@@ -159,6 +174,9 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="yards",
             title="Yards",
             model=m.Yard,
+            label=sql.SQL(
+                "coalesce(nullif({t}.address, ''), nullif({t}.name, ''), 'yard ' || {t}.id)"
+            ),
             geometry_type="Polygon",
             properties=("name", "address", "surface", "condition", "last_repaired_on", "area_m2"),
             minzoom=13,
@@ -170,6 +188,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="playgrounds",
             title="Playgrounds",
             model=m.Playground,
+            label=sql.SQL("coalesce(nullif({t}.name, ''), 'playground ' || {t}.id)"),
             geometry_type="Geometry",
             properties=("name", "surface", "installed_on"),
             minzoom=13,
@@ -181,6 +200,10 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="sports_fields",
             title="Sports fields",
             model=m.SportsField,
+            label=sql.SQL(
+                "coalesce(nullif({t}.name, ''), "
+                "coalesce(nullif({t}.kind, ''), 'sports field') || ' ' || {t}.id)"
+            ),
             geometry_type="Geometry",
             properties=("kind", "name", "surface", "installed_on"),
             minzoom=13,
@@ -192,6 +215,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="cameras",
             title="Cameras",
             model=m.Camera,
+            label=sql.SQL("coalesce(nullif({t}.name, ''), 'camera ' || {t}.id)"),
             geometry_type="Point",
             properties=("kind", "name", "owner"),
             roles=STAFF,
@@ -203,6 +227,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="networks",
             title="Underground and overhead networks",
             model=m.NetworkSegment,
+            label=sql.SQL("coalesce(nullif({t}.name, ''), {t}.kind || ' segment ' || {t}.id)"),
             geometry_type="LineString",
             properties=("kind", "name", "owner", "diameter_mm", "voltage_v", "laid_on"),
             roles=STAFF,
@@ -215,6 +240,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="manholes",
             title="Manholes",
             model=m.Manhole,
+            label=sql.SQL("{t}.kind || ' manhole ' || {t}.id"),
             geometry_type="Point",
             properties=("kind", "depth_m", "segment"),
             roles=STAFF,
@@ -225,6 +251,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="street_lights",
             title="Street lights",
             model=m.StreetLight,
+            label=sql.SQL("'street light ' || coalesce(nullif({t}.ref, ''), {t}.id::text)"),
             geometry_type="Point",
             properties=("ref", "kind", "owner"),
             minzoom=15,
@@ -235,6 +262,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="districts",
             title="Districts",
             model=m.District,
+            label=sql.SQL("{t}.name"),
             geometry_type="MultiPolygon",
             properties=("name", "admin_level"),
             minzoom=8,
@@ -245,6 +273,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="places",
             title="Neighbourhood names",
             model=m.Place,
+            label=sql.SQL("{t}.name"),
             geometry_type="Point",
             properties=("name", "kind"),
             minzoom=11,
@@ -256,6 +285,10 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="bus_routes",
             title="Bus routes",
             model=m.BusRoute,
+            label=sql.SQL(
+                "coalesce(nullif(concat_ws(' ', nullif({t}.ref, ''), nullif({t}.name, '')), ''), "
+                "'route ' || {t}.id)"
+            ),
             geometry_type="MultiLineString",
             properties=("ref", "name", "operator"),
             minzoom=10,
@@ -266,6 +299,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="bus_stops",
             title="Bus stops",
             model=m.BusStop,
+            label=sql.SQL("coalesce(nullif({t}.name, ''), 'stop ' || {t}.id)"),
             geometry_type="Point",
             properties=("name", "ref"),
             minzoom=14,
@@ -275,6 +309,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="snowplough_routes",
             title="Snowplough routes",
             model=m.SnowploughRoute,
+            label=sql.SQL("coalesce(nullif({t}.name, ''), 'snowplough route ' || {t}.id)"),
             geometry_type="MultiLineString",
             properties=("name", "priority", "organisation", "schedule"),
             minzoom=10,
@@ -285,6 +320,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="streets",
             title="Streets",
             model=m.Street,
+            label=sql.SQL("coalesce(nullif({t}.name, ''), {t}.kind || ' ' || {t}.id)"),
             geometry_type="LineString",
             properties=("name", "kind"),
             minzoom=10,
@@ -295,6 +331,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="land",
             title="Land use",
             model=m.LandArea,
+            label=sql.SQL("coalesce(nullif({t}.name, ''), {t}.kind || ' ' || {t}.id)"),
             geometry_type="MultiPolygon",
             properties=("name", "kind"),
             minzoom=8,
@@ -305,6 +342,10 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="appeals",
             title="Appeals",
             model=Appeal,
+            label=sql.SQL(
+                "{t}.number || ': ' || "
+                "(SELECT c.name FROM appeals_category c WHERE c.id = {t}.category_id)"
+            ),
             geometry_type="Point",
             # Never a resident's name, phone or e-mail: not even staff see those on a map.
             properties=("number", "category", "status", "organisation", "received_at"),
@@ -328,6 +369,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="permits",
             title="Excavation permits",
             model=Permit,
+            label=sql.SQL("{t}.number || ': ' || {t}.purpose"),
             geometry_type="Polygon",
             properties=(
                 "number",
@@ -352,6 +394,10 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="yard_plan",
             title="Yard repair plan",
             model=YardPlanItem,
+            label=sql.SQL(
+                "{t}.year || ' #' || {t}.rank || ': ' || "
+                "coalesce(nullif({t}.address, ''), {t}.source_id)"
+            ),
             geometry_type="Polygon",
             # Only the plans of record have a geometry here (superseded versions: NULL), so the
             # map shows each year's published plan and no older version (orders.planning).
@@ -364,6 +410,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="incidents",
             title="Network incidents",
             model=Incident,
+            label=sql.SQL("{t}.kind || ' incident ' || to_char({t}.occurred_on, 'YYYY-MM-DD')"),
             geometry_type="Point",
             properties=("kind", "occurred_on", "segment", "description"),
             roles=STAFF,
@@ -376,6 +423,13 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="network_repairs",
             title="Planned network repairs",
             model=NetworkRepair,
+            label=sql.SQL(
+                "'repair of ' || (SELECT coalesce(nullif(s.name, ''), "
+                "s.kind || ' segment ' || s.id) FROM layers_networksegment s "
+                "WHERE s.id = {t}.segment_id) || ' ' || "
+                "to_char({t}.planned_start, 'YYYY-MM-DD') || '–' || "
+                "to_char({t}.planned_end, 'YYYY-MM-DD')"
+            ),
             geometry_type="LineString",
             properties=(
                 "segment",
@@ -396,6 +450,9 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="repeated_problems",
             title="Repeated problems",
             model=RepeatedProblem,
+            label=sql.SQL(
+                "coalesce(nullif({t}.label, ''), {t}.kind) || ': ' || {t}.appeals || ' appeals'"
+            ),
             geometry_type="Point",
             properties=(
                 "kind",
@@ -421,6 +478,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
             name="works",
             title="Works (permits, yard plan, network repairs)",
             model=Work,
+            label=sql.SQL("{t}.kind || ': ' || {t}.title"),
             geometry_type="Geometry",
             properties=(
                 "kind",

@@ -33,13 +33,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from psycopg import sql
 
 from gis.exceptions import ApplicationError
 from gis.prepared import prepared_rows
-from gis.roles import Viewer
+from gis.roles import Role, Viewer
 from layers.addresses import ParsedAddress, house_number_value, name_key, parse_address
 from layers.models import StreetName
 from layers.registry import LAYERS, LayerSpec, get_layer, layers_for
@@ -60,8 +60,9 @@ class BadSearch(ApplicationError):
     code = "bad_query"
 
 
-@dataclass(frozen=True, slots=True)
-class SearchHit:
+class SearchHit(NamedTuple):
+    """One hit (a tuple: a search makes ten of them for every request)."""
+
     layer: str
     id: int
     address: str
@@ -431,7 +432,7 @@ def search_plan(
         raise BadSearch(
             "near must be lon,lat in degrees.", extra={"fields": {"near": ["lon,lat in degrees."]}}
         )
-    specs = search_layers(viewer=viewer, names=layers)
+    addressed, named = _searched(viewer.role, None if layers is None else tuple(layers))
     parsed = parse_address(text)
     full = name_key(text)
     if not (parsed.street or parsed.housenumber or full):
@@ -442,10 +443,8 @@ def search_plan(
     names = parsed.name or full
     house = bool(parsed.housenumber) and house_number_value(parsed.housenumber) is not None
     statement = search_statement(
-        addressed=tuple(
-            (s.name, s.is_scoped_for(viewer)) for s in specs if is_addressed(s) and parsed.street
-        ),
-        named=tuple((s.name, s.is_scoped_for(viewer)) for s in specs if is_named(s) and names),
+        addressed=addressed if parsed.street else (),
+        named=named if names else (),
         house=house,
         near=near is not None,
         two_names=bool(full) and full != names,
@@ -462,6 +461,22 @@ def search_plan(
         "lat": near[1] if near else None,
     }
     return SearchPlan(parsed=parsed, statement=statement, params=params)
+
+
+@lru_cache(maxsize=128)
+def _searched(
+    role: Role, names: tuple[str, ...] | None
+) -> tuple[tuple[tuple[str, bool], ...], tuple[tuple[str, bool], ...]]:
+    """The (layer, scoped) pairs a role searches by address and by name (``search_statement``'s).
+
+    Which layers a viewer sees and which are scoped depend on its role alone.
+    """
+    viewer = Viewer(role=role)
+    specs = search_layers(viewer=viewer, names=names)
+    return (
+        tuple((s.name, s.is_scoped_for(viewer)) for s in specs if is_addressed(s)),
+        tuple((s.name, s.is_scoped_for(viewer)) for s in specs if is_named(s)),
+    )
 
 
 def search_rows(plan: SearchPlan) -> list[tuple[Any, ...]]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import orjson
 import shapely
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.db.models.functions import GeoFunc
@@ -33,7 +34,7 @@ from gis.spatial import STORAGE_SRID
 from layers.geojson import feature, related_fields, with_geojson
 from layers.models import District
 from layers.registry import LAYERS, LayerSpec, get_layer, layers_for
-from layers.sql import property_expression
+from layers.sql import label_expression, property_expression
 
 METRES_PER_DEGREE = 111_320.0
 MAX_RADIUS_M = 5_000.0
@@ -254,68 +255,81 @@ def object_card(*, layer: str, pk: int, viewer: Viewer) -> dict[str, Any]:
 class NearbyPlan:
     """What ``objects_nearby`` runs: one statement over every asked layer, and its values."""
 
-    specs: dict[str, LayerSpec]
-    viewer: Viewer
     statement: str
     params: dict[str, Any]
 
 
 @lru_cache(maxsize=256)
 def nearby_statement(layers: tuple[tuple[str, tuple[str, ...], bool], ...]) -> str:
-    """Each layer's nearest rows within the radius, merged nearest first: one round trip.
+    """The nearest rows of each layer within the radius, merged nearest first, as GeoJSON.
 
     ``layers`` holds (name, the viewer's properties, scoped to ``%(organisation)s``). Per layer,
     KNN ``<->`` on the GiST index picks ``%(candidates)s`` rows inside a box of the radius in
-    degrees; their geodesic distance then filters and orders them. A row comes with its
-    properties as JSON (built in PostgreSQL, foreign keys as names, like the card's), its
-    geometry as GeoJSON, and its plain columns for its label (the model's ``__str__``), all as text
-    (Django's connection leaves JSON undecoded, an async one decodes it: text reads the same).
+    degrees; their geodesic distance then filters and orders them. Only the ``%(limit)s`` rows
+    kept become Features, built whole in PostgreSQL: properties as the card shows them (foreign
+    keys as names), the label as the model's ``__str__`` (the registry's ``label``), the distance
+    in metres. One row, one column: the FeatureCollection as JSON text, which the ASGI front sends
+    as it is (PostgreSQL's spacing: ``{"type" : "Feature", …}``).
     """
     point = sql.SQL("ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), {})").format(
         sql.Literal(STORAGE_SRID)
     )
-    branches = []
+    candidates, features = [], []
     for name, properties, scoped in layers:
         spec = LAYERS[name]
         geom = sql.Identifier(spec.geometry_field.column)
+        table = sql.Identifier(spec.model._meta.db_table)
         where = [sql.SQL("ST_DWithin(t.{}, {}, %(degrees)s)").format(geom, point)]
         if scoped:
             column = spec.model._meta.get_field(spec.scope_field).column
             where.append(sql.SQL("t.{} = %(organisation)s").format(sql.Identifier(column)))
+        candidates.append(
+            sql.SQL(
+                "(SELECT {name}::text AS layer, t.id, "
+                "ST_Distance(t.{geom}::geography, {point}::geography) AS distance_m "
+                "FROM {table} t WHERE {where} "
+                "ORDER BY t.{geom} <-> {point} LIMIT %(candidates)s)"
+            ).format(
+                name=sql.Literal(name),
+                geom=geom,
+                point=point,
+                table=table,
+                where=sql.SQL(" AND ").join(where),
+            )
+        )
         pairs = [
             sql.SQL("{}, {}").format(
                 sql.Literal(prop), property_expression(spec, prop, empty_as_null=False)
             )
             for prop in properties
         ]
-        branches.append(
+        features.append(
             sql.SQL(
-                "(SELECT {name}::text AS layer, t.id, "
-                "ST_Distance(t.{geom}::geography, {point}::geography) AS distance_m, "
-                "ST_AsGeoJSON(t.{geom}, 8, 0) AS geometry, "
-                "json_build_object({pairs})::text AS properties, "
-                "json_build_object({columns})::text AS row "
-                "FROM {table} t WHERE {where} "
-                "ORDER BY t.{geom} <-> {point} LIMIT %(candidates)s)"
+                "SELECT h.layer, h.id, h.distance_m, json_build_object("
+                "'type', 'Feature', 'id', t.id, 'geometry', ST_AsGeoJSON(t.{geom}, 8, 0)::json, "
+                "'properties', json_build_object('layer', h.layer, {pairs}, "
+                "'label', {label}, 'distance_m', round(h.distance_m::numeric, 1))) AS feature "
+                "FROM hits h JOIN {table} t ON t.id = h.id WHERE h.layer = {name}"
             ).format(
                 name=sql.Literal(name),
                 geom=geom,
-                columns=sql.SQL(", ").join(
-                    sql.SQL("{}, t.{}").format(sql.Literal(f.column), sql.Identifier(f.column))
-                    for f in _label_fields(spec)
-                ),
-                point=point,
                 pairs=sql.SQL(", ").join(pairs),
-                table=sql.Identifier(spec.model._meta.db_table),
-                where=sql.SQL(" AND ").join(where),
+                label=label_expression(spec),
+                table=table,
             )
         )
     return (
         sql.SQL(
-            "SELECT * FROM ({}) near WHERE distance_m <= %(radius)s "
-            "ORDER BY distance_m, layer, id LIMIT %(limit)s"
+            "WITH hits AS (SELECT * FROM ({candidates}) near WHERE distance_m <= %(radius)s "
+            "ORDER BY distance_m, layer, id LIMIT %(limit)s) "
+            "SELECT json_build_object('type', 'FeatureCollection', 'features', "
+            "coalesce(json_agg(f.feature ORDER BY f.distance_m, f.layer, f.id), '[]'))::text "
+            "FROM ({features}) f"
         )
-        .format(sql.SQL(" UNION ALL ").join(branches))
+        .format(
+            candidates=sql.SQL(" UNION ALL ").join(candidates),
+            features=sql.SQL(" UNION ALL ").join(features),
+        )
         .as_string()
     )
 
@@ -352,40 +366,12 @@ def nearby_plan(
         "limit": limit,
         "organisation": viewer.organisation_id,
     }
-    return NearbyPlan(specs=specs, viewer=viewer, statement=statement, params=params)
+    return NearbyPlan(statement=statement, params=params)
 
 
-def nearby_features(plan: NearbyPlan, rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """The rows of a plan's statement as GeoJSON Features, as ``hit_json`` shapes them."""
-    features = []
-    for layer, pk, distance_m, geometry, properties, row in rows:
-        spec = plan.specs[layer]
-        columns = json.loads(row)
-        label = str(spec.model(**{f.attname: columns.get(f.column) for f in _label_fields(spec)}))
-        features.append(
-            {
-                "type": "Feature",
-                "id": pk,
-                "geometry": json.loads(geometry),
-                "properties": {
-                    "layer": layer,
-                    **json.loads(properties),
-                    "label": label,
-                    "distance_m": round(distance_m, 1),
-                },
-            }
-        )
-    return features
-
-
-@lru_cache(maxsize=64)
-def _label_fields(spec: LayerSpec) -> tuple[models.Field, ...]:
-    """The plain columns a model's ``__str__`` may read (no geometry, no related rows)."""
-    return tuple(
-        f
-        for f in spec.model._meta.concrete_fields
-        if not isinstance(f, GeometryField | models.GeneratedField)
-    )
+def nearby_json(rows: Sequence[tuple[Any, ...]]) -> str:
+    """The FeatureCollection of a nearby statement's one row, as JSON text."""
+    return rows[0][0]
 
 
 def objects_nearby(
@@ -396,12 +382,12 @@ def objects_nearby(
     viewer: Viewer,
     layers: list[str] | None = None,
     limit: int = 20,
-) -> list[dict[str, Any]]:
-    """The objects nearest a point within a radius, nearest first, as GeoJSON Features."""
+) -> dict[str, Any]:
+    """The objects nearest a point within a radius, nearest first: a GeoJSON FeatureCollection."""
     plan = nearby_plan(
         lon=lon, lat=lat, radius_m=radius_m, viewer=viewer, layers=layers, limit=limit
     )
-    return nearby_features(plan, prepared_rows(plan.statement, plan.params))
+    return orjson.loads(nearby_json(prepared_rows(plan.statement, plan.params)))
 
 
 def area_from_geojson(data: Any) -> GEOSGeometry:

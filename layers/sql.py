@@ -27,3 +27,8 @@ def property_expression(spec: LayerSpec, name: str, *, empty_as_null: bool) -> s
     if empty_as_null and isinstance(field, models.CharField | models.TextField):
         return sql.SQL("NULLIF(t.{}, '')").format(sql.Identifier(field.column))
     return sql.SQL("t.{}").format(sql.Identifier(field.column))
+
+
+def label_expression(spec: LayerSpec, alias: str = "t") -> sql.Composable:
+    """The name of row ``alias`` in lists: its model's ``__str__`` (the registry's ``label``)."""
+    return spec.label.format(t=sql.Identifier(alias))

@@ -25,7 +25,12 @@ PUBLIC_LAYERS = tuple(
 def spec(name: str = "test", **kwargs: object) -> LayerSpec:
     kwargs.setdefault("properties", ("name",))
     return LayerSpec(
-        name=name, title=name.title(), model=m.Building, geometry_type="Geometry", **kwargs
+        name=name,
+        title=name.title(),
+        model=m.Building,
+        geometry_type="Geometry",
+        label=LAYERS["buildings"].label,
+        **kwargs,
     )
 
 
