@@ -164,6 +164,14 @@ _TOKEN_RE = re.compile(r"[\w/-]+", re.UNICODE)
 _APOSTROPHE_RE = re.compile(r"(?<=\w)['’ʼ`](?=\w)")
 _CYRILLIC_RE = re.compile(r"[а-яәөүұқғңһі]")
 _TYPES = frozenset(STREET_TYPES.values())
+_KINDS = _TYPES | frozenset(DIRECTIONS.values())
+_HOUSE_PREFIX_RE = re.compile(r"^(?:дом|д\.?|№|no\.?|#)\s*")
+_SPACES_RE = re.compile(r"\s+")
+_NOT_HOUSE_RE = re.compile(r"[^\w/]")
+_NUMBER_RE = re.compile(r"\d{1,9}")
+_PUNCTUATION_RE = re.compile(r"[,;:()\"'«»]")
+_DOM_RE = re.compile(r"\b(?:д|дом)\.\s*")
+_FLAT_RE = re.compile(r"(?:^|\s)(?:кв|квартира)\.?\s*\d+\S*")
 
 
 def fold(text: str) -> str:
@@ -180,11 +188,11 @@ def house_number_key(raw: str | None) -> str:
     if not raw:
         return ""
     text = fold(raw).strip()
-    text = re.sub(r"^(?:дом|д\.?|№|no\.?|#)\s*", "", text)
-    text = re.sub(r"\s+", " ", text)
+    text = _HOUSE_PREFIX_RE.sub("", text)
+    text = _SPACES_RE.sub(" ", text)
     match = _HOUSE_RE.match(text)
     if not match:
-        return re.sub(r"[^\w/]", "", text)
+        return _NOT_HOUSE_RE.sub("", text)
     key = match["num"]
     if match["letter"]:
         key += match["letter"].translate(CYR_TO_LAT)
@@ -216,10 +224,12 @@ def street_key(raw: str | None) -> str:
     "N Charles St" and "Charles Street North" both give ``charles n st``; "ул. Ленина" and
     "Ленина улица" both give ``ленина ул``.
     """
-    tokens = street_tokens(raw)
-    kinds = set(STREET_TYPES.values()) | set(DIRECTIONS.values())
-    names = [t for t in tokens if t not in kinds]
-    marks = sorted(t for t in tokens if t in kinds)
+    return _street_key_of(street_tokens(raw))
+
+
+def _street_key_of(tokens: list[str]) -> str:
+    names = [t for t in tokens if t not in _KINDS]
+    marks = sorted(t for t in tokens if t in _KINDS)
     # A Russian or Kazakh street named without a type is a улица/көшесі: "Ленина 12" is
     # "улица Ленина 12", so both must meet at the same key.
     if names and _TYPES.isdisjoint(marks) and any(_CYRILLIC_RE.search(t) for t in names):
@@ -229,7 +239,7 @@ def street_key(raw: str | None) -> str:
 
 def house_number_value(key: str) -> int | None:
     """The number a house key starts with (``12к2`` → 12): same number, another part; neighbours."""
-    match = re.match(r"\d{1,9}", key)
+    match = _NUMBER_RE.match(key)
     return int(match[0]) if match else None
 
 
@@ -271,11 +281,11 @@ _QUERY_HOUSE_RE = re.compile(
 def parse_address(text: str) -> ParsedAddress:
     """Split free text ("Ленина 12 корп 2", "1200 N Charles st") into street and house keys."""
     folded = fold(text)
-    folded = re.sub(r"[,;:()\"'«»]", " ", folded)
-    folded = re.sub(r"\b(?:д|дом)\.\s*", " ", folded)
+    folded = _PUNCTUATION_RE.sub(" ", folded)
+    folded = _DOM_RE.sub(" ", folded)
     # A flat ("кв. 5", "квартира 5") is inside the house: its number must not pass for the house's.
-    folded = re.sub(r"(?:^|\s)(?:кв|квартира)\.?\s*\d+\S*", " ", folded)
-    folded = re.sub(r"\s+", " ", folded).strip()
+    folded = _FLAT_RE.sub(" ", folded)
+    folded = _SPACES_RE.sub(" ", folded).strip()
     matches = list(_QUERY_HOUSE_RE.finditer(folded))
     # A number inside a street's name ("улица 8 Марта, 12", "мкр 5, дом 12"): when the text ends
     # with a house number and another came before, the house is the last one.
@@ -285,4 +295,7 @@ def parse_address(text: str) -> ParsedAddress:
     if match:
         housenumber = house_number_key(match.group(1))
         folded = (folded[: match.start(1)] + " " + folded[match.end(1) :]).strip()
-    return ParsedAddress(street=street_key(folded), housenumber=housenumber, name=name_key(folded))
+    tokens = street_tokens(folded)
+    return ParsedAddress(
+        street=_street_key_of(tokens), housenumber=housenumber, name=" ".join(tokens)
+    )

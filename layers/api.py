@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -20,8 +21,9 @@ from layers.search import (
     MAX_QUERY_CHARS,
     MIN_QUERY_CHARS,
     BadSearch,
-    addresses_search,
-    search_payload,
+    search_json,
+    search_plan,
+    search_rows,
 )
 
 # --- address search: GET /api/search ---------------------------------------------------------
@@ -138,8 +140,8 @@ class AddressSearchApi(APIView):
         tags=["search"],
     )
     def get(self, request: Request) -> Response:
-        result = addresses_search(viewer=viewer_for(request.user), **search_params(request.GET))
-        return Response(search_payload(result))
+        plan = search_plan(viewer=viewer_for(request.user), **search_params(request.GET))
+        return Response(orjson.loads(search_json(plan, search_rows(plan))))
 
 
 def search_params(query: Mapping[str, str]) -> dict[str, Any]:
