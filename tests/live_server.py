@@ -1,7 +1,8 @@
 """The real ASGI app under uvicorn in a thread, and Debian's Chromium, for the browser tests.
 
 A pytest plugin (tests/conftest.py lists it): its ``browser`` fixture starts after the module's
-own ``base_url`` fixture, which commits the module's data and serves it with ``live_server()``.
+own ``base_url`` fixture, which commits the module's data (``demo_city``, or its own) and serves it
+with ``live_server()``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from django.core.management import call_command
 from django.db import connections
 from playwright.sync_api import Browser, Page, sync_playwright
 from pytest_django import DjangoDbBlocker
+
+from gis.roles import Role
+from gis.services import user_create_or_update
+from layers.models import Building, NetworkSegment, Yard
 
 # Debian's Chromium, never a downloaded one.
 CHROMIUM = Path("/usr/bin/chromium")
@@ -63,6 +68,36 @@ def committed_data(django_db_blocker: DjangoDbBlocker) -> Iterator[None]:
             yield
         finally:
             call_command("flush", interactive=False, verbosity=0, stdout=StringIO())
+
+
+@pytest.fixture(scope="module")
+def demo_city(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iterator[dict]:
+    """The demo city (``load_demo``) and an operator token, committed for a live server.
+
+    A few places in it, read before any browser starts (with Playwright's sync API running,
+    Django refuses queries in tests). Flushed after the module's last test, as transactional
+    tests are.
+    """
+    if not Path(settings.DEMO_OSM_FILE).is_file():
+        pytest.skip(f"demo extract missing: {settings.DEMO_OSM_FILE}")
+    # pytest-django makes the test database only when a collected test asks for `db`: a module
+    # using this has one (test_runs_on_the_test_database).
+    with committed_data(django_db_blocker):
+        call_command("load_demo", stdout=StringIO(), stderr=StringIO())
+        _, token = user_create_or_update(username="map-operator", role=Role.OPERATOR)
+        yard = Yard.objects.order_by("pk").first().geom.point_on_surface
+        network = NetworkSegment.objects.order_by("pk").first().geom.interpolate_normalized(0.5)
+        tall = next(
+            b.geom.point_on_surface
+            for b in Building.objects.filter(render_height_m__isnull=False).order_by("pk")
+            if b.geom.geom_type != "Point"
+        )
+        yield {
+            "operator": token,
+            "yard": (yard.x, yard.y),
+            "network": (network.x, network.y),
+            "tall": (tall.x, tall.y),
+        }
 
 
 def free_port() -> int:

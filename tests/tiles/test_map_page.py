@@ -5,25 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from io import StringIO
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
 from django.db import connection
 from playwright.sync_api import Browser, Page, Request, Response
-from pytest_django import DjangoDbBlocker
 
-from gis.roles import Role
-from gis.services import user_create_or_update
-from layers.models import Building, NetworkSegment, Yard
 from layers.registry import LAYERS
 from tests.live_server import (
     IGNORE_STATIC_STREAMING,
     collect_errors,
-    committed_data,
     live_server,
     new_page,
     screenshot,
@@ -46,35 +38,6 @@ LON, LAT, _ = settings.MAP_CENTER
 @pytest.mark.django_db
 def test_runs_on_the_test_database() -> None:
     assert connection.settings_dict["NAME"].startswith("test_")
-
-
-@pytest.fixture(scope="module")
-def demo_city(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iterator[dict]:
-    """The demo city and an operator token, committed for the server's connections.
-
-    Flushed after the module's last test, as transactional tests are.
-    """
-    if not Path(settings.DEMO_OSM_FILE).is_file():
-        pytest.skip(f"demo extract missing: {settings.DEMO_OSM_FILE}")
-    # pytest-django makes the test database only when a collected test asks for `db`
-    # (test_runs_on_the_test_database above).
-    with committed_data(django_db_blocker):
-        call_command("load_demo", stdout=StringIO(), stderr=StringIO())
-        _, token = user_create_or_update(username="map-operator", role=Role.OPERATOR)
-        # Read here: with Playwright's sync API running, Django refuses queries in tests.
-        yard = Yard.objects.order_by("pk").first().geom.point_on_surface
-        network = NetworkSegment.objects.order_by("pk").first().geom.interpolate_normalized(0.5)
-        tall = next(
-            b.geom.point_on_surface
-            for b in Building.objects.filter(render_height_m__isnull=False).order_by("pk")
-            if b.geom.geom_type != "Point"
-        )
-        yield {
-            "operator": token,
-            "yard": (yard.x, yard.y),
-            "network": (network.x, network.y),
-            "tall": (tall.x, tall.y),
-        }
 
 
 @pytest.fixture(scope="module")
