@@ -234,6 +234,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=10)
     parser.add_argument("--radius", type=float, default=100.0, help="nearby radius, metres")
     parser.add_argument("--nearby-layers", default="buildings,yards")
+    parser.add_argument(
+        "--empty-url", help="an empty ASGI app under the same server (bench/empty_asgi.py)"
+    )
     parser.add_argument("--skip-nearby", action="store_true")
     parser.add_argument("--show", type=int, default=0, help="print N queries and their top hit")
     args = parser.parse_args()
@@ -271,20 +274,30 @@ def main() -> None:
     )
     # The same server answering without the database: a 1-character query is refused (400) by
     # the input check, at the ASGI front, and through Django and DRF (``format`` sends it there).
-    for path, what in (
-        ("/api/search?q=x", "no database: the front's floor"),
-        ("/api/search?q=x&format=json", "through Django and DRF: Django's floor"),
-    ):
+    floors = [
+        (args.url, "/api/search?q=x", 400, "→ 400, no database: the front's floor"),
+        (
+            args.url,
+            "/api/search?q=x&format=json",
+            400,
+            "→ 400, through Django and DRF: Django's floor",
+        ),
+    ]
+    if args.empty_url:
+        floors.append(
+            (args.empty_url, "/", 200, "of an empty ASGI app, same server: the stack's floor")
+        )
+    for url, path, status, what in floors:
         floor, _ = measure(
             [path] * len(cases),
             [lambda db: None] * len(cases),
-            url=args.url,
+            url=url,
             dsn=dsn,
             rounds=args.rounds,
-            expect=400,
+            expect=status,
         )
         a50, a95 = statistics.median(floor.api), percentile(floor.api, 0.95)
-        print(f"| `{path}` → 400, {what} | {a50:.1f} | {a95:.1f} | – | – | – | |")
+        print(f"| `{path}` {what} | {a50:.2f} | {a95:.2f} | – | – | – | |")
     if not args.skip_nearby:
         try:
             print(nearby_row(args, dsn))

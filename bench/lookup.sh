@@ -8,11 +8,12 @@
 #     (statistics for the new columns; the GIN indexes' pending lists merged);
 #  3. FLOOR=1: the naive floor, ../shared/bench/search_floor.py unchanged, on a copy of the
 #     addresses in citygis_bench's own schema "floor" (the shared bench database stays as it is);
-#  4. serves citygis with the production server (gunicorn + uvicorn workers, 2 workers);
+#  4. serves citygis with the production server (gunicorn + uvicorn workers, 2 workers), and
+#     beside it bench/empty_asgi.py under the same command (the HTTP stack's floor);
 #  5. bench/lookup.py: 200 damaged address queries through /api/search and as bare SQL, 200
 #     points through /api/nearby and as bare SQL; p50/p95 and top-1 accuracy.
 #
-# Environment: PORT (8095), ROUNDS (3), QUERIES (200), FLOOR (1). Loopback only; every step is
+# Environment: PORT (8095; the empty app takes PORT+1), ROUNDS (3), QUERIES (200), FLOOR (1). Loopback only; every step is
 # bounded in time. A few minutes the first time (refresh_search_keys: about 40 s), then about 1.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -59,19 +60,33 @@ exec(compile(source, path, "exec"))
 EOF
 fi
 
-PID_FILE=/tmp/citygis-bench-$PORT.pid
-stop() { [ -s "$PID_FILE" ] && kill "$(cat "$PID_FILE")" 2>/dev/null || true; }
+PID_FILE=/tmp/citygis-bench-$PORT.pid EMPTY_PID_FILE=/tmp/citygis-bench-empty-$PORT.pid
+stop() {
+  for file in "$PID_FILE" "$EMPTY_PID_FILE"; do
+    [ -s "$file" ] && kill "$(cat "$file")" 2>/dev/null || true
+  done
+}
 trap stop EXIT
-timeout 3600 .venv/bin/gunicorn gis.asgi:application \
-  --worker-class uvicorn_worker.UvicornWorker --workers 2 --bind "127.0.0.1:$PORT" \
-  --log-level warning >"/tmp/citygis-bench-$PORT.log" 2>&1 &
+serve() { # port log app [gunicorn options]: the production server's command, as make run's
+  local port=$1 log=$2
+  shift 2
+  timeout 3600 .venv/bin/gunicorn "$@" --worker-class uvicorn_worker.UvicornWorker --workers 2 \
+    --bind "127.0.0.1:$port" --log-level warning >"$log" 2>&1 &
+}
+serve "$PORT" "/tmp/citygis-bench-$PORT.log" gis.asgi:application
 echo $! >"$PID_FILE"
+# The same server with an empty app (bench/empty_asgi.py): the HTTP stack's floor.
+serve "$((PORT + 1))" /dev/null empty_asgi:app --chdir "$HERE"
+echo $! >"$EMPTY_PID_FILE"
 for _ in $(seq 60); do
   curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
   sleep 0.5
 done
 curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" ||
   { echo "lookup.sh: citygis did not start, see /tmp/citygis-bench-$PORT.log" >&2; exit 1; }
+curl -sf -o /dev/null "http://127.0.0.1:$((PORT + 1))/" ||
+  { echo "lookup.sh: the empty app did not start" >&2; exit 1; }
 
 timeout 1800 .venv/bin/python bench/lookup.py --url "http://127.0.0.1:$PORT" \
+  --empty-url "http://127.0.0.1:$((PORT + 1))" \
   --queries "$QUERIES" --rounds "$ROUNDS" | tee /tmp/citygis-lookup-results.md
