@@ -8,6 +8,7 @@ with ``live_server()``.
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
+from django.test import Client
 from playwright.sync_api import Browser, Page, sync_playwright
 from pytest_django import DjangoDbBlocker
 
@@ -98,6 +100,13 @@ def demo_city(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iter
             "network": (network.x, network.y),
             "tall": (tall.x, tall.y),
         }
+
+
+@pytest.fixture(scope="module")
+def demo_url(demo_city: dict) -> Iterator[str]:
+    """The demo city served by the real ASGI app (``live_server``), for the module."""
+    with live_server() as url:
+        yield url
 
 
 def free_port() -> int:
@@ -207,6 +216,30 @@ def open_page(
         "() => ['ready', 'login', 'error'].includes(document.body.dataset.state)", timeout=30_000
     )
     return page, seen
+
+
+def staff_page_shell(client: Client, path: str, *, script: str, api: str) -> str:
+    """A staff page (gis/templates/gis/panel.html) as the server sends it, checked.
+
+    No data in it (the API's URL only, fetched with the token), nothing from another origin.
+    """
+    response = client.get(path)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<script src="/static/vendor/maplibre-gl.js">' in html
+    assert f'src="/static/{script}"' in html
+    assert api in html  # in the config
+    assert not re.findall(r'(?:src|href)="(?:https?:)?//', html)
+    return html
+
+
+def asks_to_log_in(page: Page, seen: Seen) -> None:
+    """A staff page opened without a token: the login form; no results, chart or outside request."""
+    assert page.evaluate("document.body.dataset.state") == "login"
+    assert page.locator("#login").is_visible()
+    assert page.locator("#results").is_hidden()
+    assert page.locator("#chart svg").count() == 0
+    assert seen.outside == []
 
 
 def wait_map_idle(page: Page, name: str, *, tiles: bool = True) -> None:

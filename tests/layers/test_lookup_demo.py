@@ -7,13 +7,9 @@ the real data, for the public and for an operator.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from django.db import connection
-
-from tests.live_server import live_server
 
 pytestmark = pytest.mark.e2e
 
@@ -23,16 +19,10 @@ def test_runs_on_the_test_database() -> None:
     assert connection.settings_dict["NAME"].startswith("test_")
 
 
-@pytest.fixture(scope="module")
-def base_url(demo_city: dict) -> Iterator[str]:
-    with live_server() as url:
-        yield url
-
-
-def both(base_url: str, path: str, params: dict, token: str | None = None) -> dict:
+def both(demo_url: str, path: str, params: dict, token: str | None = None) -> dict:
     """The front's answer, after checking that Django's (``format=json``) is the same JSON."""
     headers = {"Authorization": f"Token {token}"} if token else {}
-    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+    with httpx.Client(base_url=demo_url, headers=headers, timeout=30) as client:
         front = client.get(path, params=params)
         django = client.get(path, params={**params, "format": "json"})
     assert front.status_code == django.status_code == 200, (front.text, django.text)
@@ -48,15 +38,15 @@ def both(base_url: str, path: str, params: dict, token: str | None = None) -> di
         ("S Ann st 536", "536 South Ann Street, Baltimore"),
     ],
 )
-def test_search_finds_demo_houses_at_the_front(base_url, q, address):
-    found = both(base_url, "/api/search", {"q": q})
+def test_search_finds_demo_houses_at_the_front(demo_url, q, address):
+    found = both(demo_url, "/api/search", {"q": q})
     assert found["results"][0]["address"] == address
     assert found["results"][0]["layer"] == "buildings"
 
 
-def test_nearby_on_the_demo_city_is_the_same_at_the_front(base_url, demo_city):
+def test_nearby_on_the_demo_city_is_the_same_at_the_front(demo_url, demo_city):
     lon, lat = demo_city["yard"]
-    public = both(base_url, "/api/nearby", {"lon": lon, "lat": lat, "radius": 150})
+    public = both(demo_url, "/api/nearby", {"lon": lon, "lat": lat, "radius": 150})
     features = public["features"]
     assert features, "nothing within 150 m of the demo yard"
     distances = [f["properties"]["distance_m"] for f in features]
@@ -67,7 +57,7 @@ def test_nearby_on_the_demo_city_is_the_same_at_the_front(base_url, demo_city):
 
     lon, lat = demo_city["network"]
     staff = both(
-        base_url,
+        demo_url,
         "/api/nearby",
         {"lon": lon, "lat": lat, "radius": 50, "layers": "networks,buildings"},
         token=demo_city["operator"],

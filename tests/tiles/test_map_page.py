@@ -16,7 +16,6 @@ from layers.registry import LAYERS
 from tests.live_server import (
     IGNORE_STATIC_STREAMING,
     collect_errors,
-    live_server,
     new_page,
     screenshot,
     wait_map_idle,
@@ -41,9 +40,8 @@ def test_runs_on_the_test_database() -> None:
 
 
 @pytest.fixture(scope="module")
-def base_url(demo_city: dict) -> Iterator[str]:
-    with live_server() as url:
-        yield url
+def base_url(demo_url: str) -> str:
+    return demo_url
 
 
 # --- the browser -----------------------------------------------------------------------------

@@ -19,10 +19,12 @@ from orders.appeals.services import appeal_register
 from tests.live_server import (
     IGNORE_STATIC_STREAMING,
     Seen,
+    asks_to_log_in,
     committed_data,
     live_server,
     open_page,
     screenshot,
+    staff_page_shell,
     wait_map_idle,
 )
 from tests.orders.operations.dashboard_set import FIRST, LAST, at, build_set
@@ -63,13 +65,7 @@ def base_url(city: dict) -> Iterator[str]:
 
 @pytest.mark.django_db
 def test_the_page_shell_holds_no_data_and_loads_nothing_from_outside(client) -> None:
-    response = client.get("/dashboard")
-    assert response.status_code == 200
-    html = response.content.decode()
-    assert '<script src="/static/vendor/maplibre-gl.js">' in html
-    assert 'src="/static/operations/dashboard.js"' in html
-    assert "/api/dashboard" in html  # in the config, fetched with the token
-    assert not re.findall(r'(?:src|href)="(?:https?:)?//', html)
+    staff_page_shell(client, "/dashboard", script="operations/dashboard.js", api="/api/dashboard")
 
 
 def dashboard_polls(seen: Seen) -> list[int]:
@@ -225,13 +221,9 @@ def test_without_a_token_the_page_asks_for_one_and_shows_no_data(
     browser: Browser, base_url: str, city: dict
 ) -> None:
     page, seen = open_page(browser, base_url, "/dashboard")
-    assert page.evaluate("document.body.dataset.state") == "login"
-    assert page.locator("#login").is_visible()
-    assert page.locator("#results").is_hidden()
-    assert page.locator("#chart svg").count() == 0
+    asks_to_log_in(page, seen)
     assert page.evaluate("window.dashboardData") is None
     assert dashboard_polls(seen) == [401]
-    assert seen.outside == []
 
 
 def test_a_new_repeated_place_shows_up_without_a_reload(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from io import StringIO
 
@@ -16,10 +15,12 @@ from gis.roles import Role
 from gis.services import user_create_or_update
 from tests.live_server import (
     IGNORE_STATIC_STREAMING,
+    asks_to_log_in,
     committed_data,
     live_server,
     open_page,
     screenshot,
+    staff_page_shell,
     wait_map_idle,
 )
 from tests.orders.planning.conftest import breaks_make, days_ago
@@ -63,13 +64,9 @@ def base_url(city: dict) -> Iterator[str]:
 
 @pytest.mark.django_db
 def test_the_page_shell_holds_no_data_and_loads_nothing_from_outside(client) -> None:
-    response = client.get("/planning/hotspots")
-    assert response.status_code == 200
-    html = response.content.decode()
-    assert '<script src="/static/vendor/maplibre-gl.js">' in html
-    assert 'src="/static/planning/hotspots.js"' in html
-    assert "/api/networks/hotspots" in html  # in the config, fetched with the token
-    assert not re.findall(r'(?:src|href)="(?:https?:)?//', html)
+    staff_page_shell(
+        client, "/planning/hotspots", script="planning/hotspots.js", api="/api/networks/hotspots"
+    )
 
 
 def test_planners_see_clusters_candidates_and_the_chart(
@@ -119,9 +116,5 @@ def test_without_a_token_the_page_asks_for_one_and_shows_no_data(
     browser: Browser, base_url: str, city: dict
 ) -> None:
     page, seen = open_page(browser, base_url, "/planning/hotspots")
-    assert page.evaluate("document.body.dataset.state") == "login"
-    assert page.locator("#login").is_visible()
-    assert page.locator("#results").is_hidden()
-    assert page.locator("#chart svg").count() == 0
-    assert seen.outside == []
+    asks_to_log_in(page, seen)
     assert seen.last_status()[f"{base_url}/api/networks/hotspots?eps_m=50&min_points=3&k=3"] == 401

@@ -1,22 +1,28 @@
 // /dashboard: the appeals figures of a period, a chart of the daily series, tables by service,
-// category and district, and the districts shaded by overdue appeals. The page holds no data:
-// everything comes from the staff-only API with the token the main map keeps in localStorage.
-// It polls GET /api/dashboard with the last ETag; an unchanged dashboard answers 304. The repeated
-// problems (GET /api/problems/repeated, its defaults: 36 months, at least 3 appeals) are fetched
-// again whenever the dashboard changed, listed and drawn as circles sized by their appeals.
+// category and district, and the districts shaded by overdue appeals, on the staff page of
+// citygis/panel.js. It polls GET /api/dashboard with the last ETag; an unchanged dashboard
+// answers 304. The repeated problems (GET /api/problems/repeated, its defaults: 36 months, at
+// least 3 appeals) are fetched again whenever the dashboard changed, listed and drawn as circles
+// sized by their appeals.
 
-import { buildStyle } from "../citygis/style.js";
+import {
+  EMPTY,
+  NotAllowed,
+  askToLogIn,
+  config,
+  get,
+  loggedIn,
+  openMap,
+  queryString,
+  setState,
+} from "../citygis/panel.js";
 
-const TOKEN_KEY = "citygis.token";
 const SVG = "http://www.w3.org/2000/svg";
-const config = JSON.parse(document.getElementById("dashboard-config").textContent);
-const catalogUrl = new URL(config.catalogUrl, window.location.href).href;
 // Not "districts": the base style has a source of that name (the districts tile layer).
 const DISTRICTS = "dashboard-districts";
 const DISTRICTS_FILL = `${DISTRICTS}-fill`;
 const PROBLEMS = "dashboard-problems";
 const PROBLEMS_SHOWN = 15;
-const EMPTY = { type: "FeatureCollection", features: [] };
 const FIGURES = ["received", "done", "archived", "reopened", "open", "in_work", "overdue", "median_hours_to_close"];
 const COLUMNS = [
   ["received", "Recv."],
@@ -27,66 +33,21 @@ const COLUMNS = [
 ];
 
 const ui = {
-  body: document.body,
   query: document.getElementById("query"),
   district: document.getElementById("district"),
   organisation: document.getElementById("organisation"),
-  status: document.getElementById("status"),
-  login: document.getElementById("login"),
-  token: document.getElementById("token"),
   results: document.getElementById("results"),
   period: document.getElementById("period"),
   chart: document.getElementById("chart"),
   problems: document.getElementById("problems"),
 };
 
-let token = window.localStorage.getItem(TOKEN_KEY);
 let map = null;
 let etag = null;
 let shownQuery = null;
 let districts = EMPTY;
 let timer = null;
 let busy = false;
-
-class NotAllowed extends Error {}
-
-function headers(extra = {}) {
-  return token ? { Authorization: `Token ${token}`, ...extra } : extra;
-}
-
-function isOurs(url) {
-  try {
-    return new URL(url, window.location.href).origin === window.location.origin;
-  } catch {
-    return false;
-  }
-}
-
-async function get(url, extra = {}) {
-  const response = await fetch(url, { headers: headers(extra), cache: "no-store" });
-  if (response.status === 304 || response.ok) return response;
-  let message = `The server answered ${response.status}.`;
-  try {
-    message = (await response.json()).error?.message || message;
-  } catch {
-    // Not JSON: the status says enough.
-  }
-  if (response.status === 401 || response.status === 403) throw new NotAllowed(message);
-  throw new Error(message);
-}
-
-function setState(state, message) {
-  ui.body.dataset.state = state;
-  ui.status.textContent = message || "";
-}
-
-function queryString() {
-  const params = new URLSearchParams();
-  for (const [name, value] of new FormData(ui.query)) {
-    if (value !== "") params.set(name, value);
-  }
-  return params.toString();
-}
 
 function show(value) {
   if (value === null || value === undefined) return "—";
@@ -245,7 +206,7 @@ function render(data) {
   renderChart(data.series);
   renderMap(data.by_district);
   window.dashboardData = data;
-  ui.body.dataset.version = String(Number(ui.body.dataset.version || 0) + 1);
+  document.body.dataset.version = String(Number(document.body.dataset.version || 0) + 1);
   ui.results.hidden = false;
 }
 
@@ -288,7 +249,7 @@ async function loadProblems() {
 async function refresh() {
   if (busy) return;
   busy = true;
-  const query = queryString();
+  const query = queryString(ui.query);
   try {
     const fresh = query !== shownQuery;
     const response = await get(`${config.dashboardUrl}?${query}`, !fresh && etag ? { "If-None-Match": etag } : {});
@@ -299,14 +260,12 @@ async function refresh() {
       etag = response.headers.get("ETag");
       shownQuery = query;
     }
-    ui.login.hidden = true;
+    loggedIn();
     setState("ready", `Updated ${new Date().toLocaleTimeString("en-GB")}; checking every ${config.pollSeconds} s.`);
   } catch (error) {
     if (error instanceof NotAllowed) {
       stopPolling();
-      ui.login.hidden = false;
-      ui.results.hidden = true;
-      setState("login", `${error.message} Log in with an operator's or planner's token.`);
+      askToLogIn(error);
     } else {
       setState("error", error.message);
     }
@@ -325,39 +284,13 @@ function startPolling() {
   timer = window.setInterval(refresh, config.pollSeconds * 1000);
 }
 
-async function catalog() {
-  try {
-    return await (await get(catalogUrl)).json();
-  } catch {
-    return { layers: [] };
-  }
-}
-
 async function start() {
   queryFromLocation();
   ui.query.addEventListener("submit", (event) => {
     event.preventDefault();
     refresh();
   });
-  ui.login.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const candidate = ui.token.value.trim();
-    if (!candidate) return;
-    window.localStorage.setItem(TOKEN_KEY, candidate);
-    window.location.reload();
-  });
-  const style = buildStyle(await catalog(), { tilesUrl: catalogUrl });
-  map = new maplibregl.Map({
-    container: "map",
-    style,
-    center: config.center,
-    zoom: config.zoom,
-    attributionControl: { compact: false },
-    transformRequest: (url) => (token && isOurs(url) ? { url, headers: headers() } : undefined),
-  });
-  window.dashboardMap = map;
-  map.addControl(new maplibregl.NavigationControl(), "top-right");
-  await new Promise((resolve) => map.once("load", resolve));
+  map = await openMap("dashboardMap");
   map.addSource(DISTRICTS, { type: "geojson", data: EMPTY, promoteId: "id" });
   map.addLayer({
     id: DISTRICTS_FILL,
@@ -385,7 +318,7 @@ async function start() {
     },
   });
   await refresh();
-  if (ui.body.dataset.state !== "login") startPolling();
+  if (document.body.dataset.state !== "login") startPolling();
 }
 
 start();

@@ -1,12 +1,18 @@
 // /planning/hotspots: break clusters on the city map, repair candidates, and the chart of breaks
-// per month (an SVG the server draws). The page itself holds no data: everything comes from the
-// staff-only API, with the token the main map keeps in localStorage (or an admin session).
+// per month (an SVG the server draws), on the staff page of citygis/panel.js.
 
-import { buildStyle } from "../citygis/style.js";
+import {
+  EMPTY,
+  NotAllowed,
+  askToLogIn,
+  config,
+  get,
+  loggedIn,
+  openMap,
+  queryString,
+  setState,
+} from "../citygis/panel.js";
 
-const TOKEN_KEY = "citygis.token";
-const config = JSON.parse(document.getElementById("planning-config").textContent);
-const catalogUrl = new URL(config.catalogUrl, window.location.href).href;
 const KIND_COLOURS = {
   water: "#1f78b4",
   heat: "#e31a1c",
@@ -17,15 +23,10 @@ const KIND_COLOURS = {
   telecom: "#33a02c",
   other: "#555555",
 };
-const EMPTY = { type: "FeatureCollection", features: [] };
 
 const ui = {
-  body: document.body,
   query: document.getElementById("query"),
   kind: document.getElementById("kind"),
-  status: document.getElementById("status"),
-  login: document.getElementById("login"),
-  token: document.getElementById("token"),
   results: document.getElementById("results"),
   summary: document.getElementById("summary"),
   candidates: document.querySelector("#candidates tbody"),
@@ -33,58 +34,7 @@ const ui = {
   chart: document.getElementById("chart"),
 };
 
-let token = window.localStorage.getItem(TOKEN_KEY);
 let map = null;
-
-class NotAllowed extends Error {}
-
-function headers() {
-  return token ? { Authorization: `Token ${token}` } : {};
-}
-
-function isOurs(url) {
-  try {
-    return new URL(url, window.location.href).origin === window.location.origin;
-  } catch {
-    return false;
-  }
-}
-
-async function get(url) {
-  const response = await fetch(url, { headers: headers(), cache: "no-store" });
-  if (response.status === 401 || response.status === 403) {
-    let message = "";
-    try {
-      message = (await response.json()).error?.message || "";
-    } catch {
-      // Not JSON: the status says enough.
-    }
-    throw new NotAllowed(message || `The server answered ${response.status}.`);
-  }
-  if (!response.ok) {
-    let message = `The server answered ${response.status}.`;
-    try {
-      message = (await response.json()).error?.message || message;
-    } catch {
-      // Keep the status.
-    }
-    throw new Error(message);
-  }
-  return response;
-}
-
-function setState(state, message) {
-  ui.body.dataset.state = state;
-  ui.status.textContent = message || "";
-}
-
-function queryString() {
-  const params = new URLSearchParams();
-  for (const [name, value] of new FormData(ui.query)) {
-    if (value !== "") params.set(name, value);
-  }
-  return params.toString();
-}
 
 function chartParams() {
   const params = new URLSearchParams();
@@ -176,29 +126,16 @@ async function renderChart() {
 async function load() {
   setState("loading", "Loading…");
   try {
-    const response = await get(`${config.hotspotsUrl}?${queryString()}`);
+    const response = await get(`${config.hotspotsUrl}?${queryString(ui.query)}`);
     const data = await response.json();
     renderResults(data);
     renderMap(data);
     await renderChart();
-    ui.login.hidden = true;
+    loggedIn();
     setState("ready", "");
   } catch (error) {
-    if (error instanceof NotAllowed) {
-      ui.login.hidden = false;
-      ui.results.hidden = true;
-      setState("login", `${error.message} Log in with an operator's or planner's token.`);
-    } else {
-      setState("error", error.message);
-    }
-  }
-}
-
-async function catalog() {
-  try {
-    return await (await get(catalogUrl)).json();
-  } catch {
-    return { layers: [] };
+    if (error instanceof NotAllowed) askToLogIn(error);
+    else setState("error", error.message);
   }
 }
 
@@ -209,19 +146,7 @@ async function start() {
     option.textContent = kind.label;
     ui.kind.append(option);
   }
-  const style = buildStyle(await catalog(), { tilesUrl: catalogUrl });
-  map = new maplibregl.Map({
-    container: "map",
-    style,
-    center: config.center,
-    zoom: config.zoom,
-    attributionControl: { compact: false },
-    transformRequest: (url) => (token && isOurs(url) ? { url, headers: headers() } : undefined),
-  });
-  window.hotspotsMap = map;
-  map.addControl(new maplibregl.NavigationControl(), "top-right");
-  map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
-  await new Promise((resolve) => map.once("load", resolve));
+  map = await openMap("hotspotsMap");
   map.addSource("hotspots", { type: "geojson", data: EMPTY });
   const colour = ["match", ["get", "kind"], ...Object.entries(KIND_COLOURS).flat(), "#555555"];
   map.addLayer({
@@ -239,15 +164,6 @@ async function start() {
   ui.query.addEventListener("submit", (event) => {
     event.preventDefault();
     load();
-  });
-  ui.login.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const candidate = ui.token.value.trim();
-    if (!candidate) return;
-    token = candidate;
-    window.localStorage.setItem(TOKEN_KEY, candidate);
-    // The map's restricted layers come with the token's catalog: start again with it.
-    window.location.reload();
   });
   await load();
 }

@@ -1,0 +1,106 @@
+// A staff page beside a map (gis/templates/gis/panel.html: /dashboard, /planning/hotspots). The
+// page holds no data: everything comes from the staff-only API, with the token the main map keeps
+// in localStorage (or an admin session). This module keeps that token, reads the API's errors,
+// shows the status line and the login form, and opens the map on our own base style.
+
+import { buildStyle } from "./style.js";
+
+const TOKEN_KEY = "citygis.token";
+const token = window.localStorage.getItem(TOKEN_KEY);
+const loginForm = document.getElementById("login");
+
+export const config = JSON.parse(document.getElementById("page-config").textContent);
+export const EMPTY = { type: "FeatureCollection", features: [] };
+const catalogUrl = new URL(config.catalogUrl, window.location.href).href;
+
+// 401 or 403: the caller must log in with a staff token.
+export class NotAllowed extends Error {}
+
+function headers(extra = {}) {
+  return token ? { Authorization: `Token ${token}`, ...extra } : extra;
+}
+
+function isOurs(url) {
+  try {
+    return new URL(url, window.location.href).origin === window.location.origin;
+  } catch {
+    return false;
+  }
+}
+
+// GET with the token; a 304 (an ETag asked in `extra`) is an answer too. Errors carry the API's
+// message: NotAllowed for 401 and 403, Error otherwise.
+export async function get(url, extra = {}) {
+  const response = await fetch(url, { headers: headers(extra), cache: "no-store" });
+  if (response.status === 304 || response.ok) return response;
+  let message = `The server answered ${response.status}.`;
+  try {
+    message = (await response.json()).error?.message || message;
+  } catch {
+    // Not JSON: the status says enough.
+  }
+  if (response.status === 401 || response.status === 403) throw new NotAllowed(message);
+  throw new Error(message);
+}
+
+// The page's state (body[data-state]: loading, ready, login, error), which tests wait for, and
+// the status line.
+export function setState(state, message) {
+  document.body.dataset.state = state;
+  document.getElementById("status").textContent = message || "";
+}
+
+// The query form's filled fields as a query string.
+export function queryString(form) {
+  const params = new URLSearchParams();
+  for (const [name, value] of new FormData(form)) {
+    if (value !== "") params.set(name, value);
+  }
+  return params.toString();
+}
+
+// Shown when the API refused the caller: the login form, and the results hidden.
+export function askToLogIn(error) {
+  loginForm.hidden = false;
+  document.getElementById("results").hidden = true;
+  setState("login", `${error.message} Log in with an operator's or planner's token.`);
+}
+
+export function loggedIn() {
+  loginForm.hidden = true;
+}
+
+loginForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const candidate = document.getElementById("token").value.trim();
+  if (!candidate) return;
+  window.localStorage.setItem(TOKEN_KEY, candidate);
+  // The map's restricted layers come with the token's catalog: start again with it.
+  window.location.reload();
+});
+
+async function catalog() {
+  try {
+    return await (await get(catalogUrl)).json();
+  } catch {
+    return { layers: [] };
+  }
+}
+
+// The map on our base style (the caller's catalog: its restricted layers too), loaded; tests
+// reach it as window[name].
+export async function openMap(name) {
+  const map = new maplibregl.Map({
+    container: "map",
+    style: buildStyle(await catalog(), { tilesUrl: catalogUrl }),
+    center: config.center,
+    zoom: config.zoom,
+    attributionControl: { compact: false },
+    transformRequest: (url) => (token && isOurs(url) ? { url, headers: headers() } : undefined),
+  });
+  window[name] = map;
+  map.addControl(new maplibregl.NavigationControl(), "top-right");
+  map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
+  await new Promise((resolve) => map.once("load", resolve));
+  return map;
+}
