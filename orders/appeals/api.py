@@ -41,7 +41,6 @@ from rest_framework.views import APIView
 from gis.exceptions import BadInput, Forbidden, NotFound, Unauthorized, validated
 from gis.roles import Role, Viewer, viewer_for
 from orders.appeals import refdata, selectors, services, telegram
-from orders.appeals.lifecycle import OPEN_STATUSES
 from orders.appeals.models import Appeal, Callback, Category, IntegrationKey
 
 MIN_YEAR, MAX_YEAR = 1900, 2100
@@ -256,7 +255,7 @@ class AppealSerializer(serializers.Serializer):
 
     def get_overdue(self, appeal: Appeal) -> bool:
         now = self.context.get("now") or timezone.now()
-        return bool(appeal.status in OPEN_STATUSES and appeal.sla_due and appeal.sla_due < now)
+        return appeal.is_overdue(now)
 
     @extend_schema_field(AppealResidentSerializer(allow_null=True))
     def get_resident(self, appeal: Appeal) -> dict[str, str] | None:
@@ -330,9 +329,7 @@ def _appeal(appeal: Appeal, viewer: Viewer, *, detail: bool = False) -> dict[str
         "priority": appeal.priority,
         "status": appeal.status,
         "sla_due": _iso(appeal.sla_due),
-        "overdue": bool(
-            appeal.status in OPEN_STATUSES and appeal.sla_due and appeal.sla_due < timezone.now()
-        ),
+        "overdue": appeal.is_overdue(timezone.now()),
         "reopen_count": appeal.reopen_count,
         "duplicate_of": appeal.duplicate_of.number if appeal.duplicate_of_id else None,
         "received_at": _iso(appeal.received_at),

@@ -32,7 +32,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     S.DUPLICATE: (),
 }
 
-OPEN_STATUSES = (S.NEW, S.ASSIGNED, S.IN_WORK, S.REOPENED)
+OPEN_STATUSES = Appeal.OPEN_STATUSES
 """Statuses whose SLA still runs: overdue when ``sla_due`` has passed. Red on the map."""
 DONE_STATUSES = (S.DONE, S.ARCHIVED)
 """Fixed (awaiting or with the resident's confirmation). Green on the map."""

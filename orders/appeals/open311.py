@@ -147,9 +147,7 @@ def request_json(appeal: Appeal, *, now: datetime) -> dict[str, Any]:
         "media_url": "",
         "extended_attributes": {
             "detailed_status": appeal.status,
-            "overdue": bool(
-                appeal.status in OPEN_STATUSES and appeal.sla_due and appeal.sla_due < now
-            ),
+            "overdue": appeal.is_overdue(now),
             "reopen_count": appeal.reopen_count,
             "duplicate_of": appeal.duplicate_of.number if appeal.duplicate_of else None,
         },

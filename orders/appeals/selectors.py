@@ -84,7 +84,7 @@ def with_overdue(qs: models.QuerySet[Appeal], *, now: datetime) -> models.QueryS
     """Annotate ``overdue``: still open and past its SLA."""
     return qs.annotate(
         overdue=Case(
-            When(status__in=OPEN_STATUSES, sla_due__lt=now, then=Value(True)),
+            When(open_due__lt=now, then=Value(True)),
             default=Value(False),
             output_field=models.BooleanField(),
         )
@@ -121,9 +121,9 @@ def appeals_list(
     if filters.needs_attention is not None:
         qs = qs.filter(needs_attention=filters.needs_attention)
     if filters.overdue is True:
-        qs = qs.filter(status__in=OPEN_STATUSES, sla_due__lt=now)
+        qs = qs.filter(open_due__lt=now)
     elif filters.overdue is False:
-        qs = qs.exclude(status__in=OPEN_STATUSES, sla_due__lt=now)
+        qs = qs.exclude(open_due__lt=now)
     if filters.bbox is not None:
         box = Polygon.from_bbox(filters.bbox)
         box.srid = 4326
@@ -520,7 +520,7 @@ def departments_report(
     """
     received = Q(received_at__gte=start, received_at__lt=end)
     closed = Q(closed_at__gte=start, closed_at__lt=end)
-    overdue = Q(status__in=OPEN_STATUSES, sla_due__lt=now)
+    overdue = Q(open_due__lt=now)
     hours = Extract(F("closed_at") - F("received_at"), "epoch") / Value(3600.0)
     qs = Appeal.objects.filter(received | closed | overdue)
     if organisation_id is not None:

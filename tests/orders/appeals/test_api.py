@@ -76,6 +76,19 @@ def test_only_operators_register_appeals(client, people, categories):
         assert response.status_code == 403
 
 
+def test_open_due_is_the_sla_while_the_appeal_is_open(people, register):
+    """The column the overdue filter reads (PostgreSQL keeps it): sla_due while open, else null."""
+    appeal = register("pipe-burst", received_at=timezone.now() - timedelta(hours=5))
+    appeal.refresh_from_db()
+    assert appeal.open_due == appeal.sla_due < timezone.now()
+    assert appeal.is_overdue(timezone.now())
+    for step in (S.ASSIGNED, S.IN_WORK, S.DONE):
+        appeal_transition(appeal_id=appeal.pk, to=step, by=people["operator"])
+    appeal.refresh_from_db()
+    assert appeal.open_due is None and appeal.sla_due is not None
+    assert not appeal.is_overdue(timezone.now())
+
+
 def test_the_list_filters_and_shows_overdue(client, people, register):
     late = register("pipe-burst", received_at=timezone.now() - timedelta(hours=5))
     fresh = register("pothole", (0, 5))
