@@ -62,7 +62,7 @@ class BadSearch(ApplicationError):
 
 
 class SearchHit(NamedTuple):
-    """One hit (a tuple: a search makes ten of them for every request)."""
+    """One hit, for Python callers (appeals and permits geocode addresses with the search)."""
 
     layer: str
     id: int

@@ -44,10 +44,7 @@ log = logging.getLogger(__name__)
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-JsonRoute = Callable[
-    [dict[str, str], Viewer, AsyncConnectionPool], Awaitable[dict[str, Any] | bytes]
-]
-"""A lookup: the query, who asks, the lookups' pool → the answer, or its JSON already written."""
+JsonRoute = Callable[[dict[str, str], Viewer, AsyncConnectionPool], Awaitable[bytes]]
 """A lookup served here: the query parameters, the viewer and a pool in, the JSON body out
 (an ApplicationError for a 4xx)."""
 
@@ -261,11 +258,10 @@ class TileServer:
             if self.pool is None:
                 await self._start()
             viewer = await self._viewer(headers.get(b"authorization", b""))
-            payload = await route(query, viewer, self.lookup_pool)
+            body = await route(query, viewer, self.lookup_pool)
         except ApplicationError as exc:
             payload = error_body(exc.message, code=exc.code, **exc.extra)
             return await _respond(send, exc.status, API_HEADERS, _api_json(payload))
-        body = payload if isinstance(payload, bytes) else _api_json(payload)
         await _respond(send, 200, API_HEADERS, body)
 
     async def _viewer(self, authorization: bytes) -> Viewer:
