@@ -298,24 +298,24 @@ def nearby_statement(layers: tuple[tuple[str, tuple[str, ...], bool], ...]) -> s
             )
         )
         pairs = [
-            sql.SQL("{}, {}").format(
-                sql.Literal(prop), property_expression(spec, prop, empty_as_null=False)
-            )
-            for prop in properties
+            sql.SQL("'layer', h.layer"),
+            *(
+                sql.SQL("{}, {}").format(
+                    sql.Literal(prop), property_expression(spec, prop, empty_as_null=False)
+                )
+                for prop in properties
+            ),
+            sql.SQL("'label', {}").format(label_expression(spec)),
+            sql.SQL("'distance_m', round(h.distance_m::numeric, 1)"),
         ]
         features.append(
             sql.SQL(
                 "SELECT h.layer, h.id, h.distance_m, json_build_object("
                 "'type', 'Feature', 'id', t.id, 'geometry', ST_AsGeoJSON(t.{geom}, 8, 0)::json, "
-                "'properties', json_build_object('layer', h.layer, {pairs}, "
-                "'label', {label}, 'distance_m', round(h.distance_m::numeric, 1))) AS feature "
+                "'properties', json_build_object({pairs})) AS feature "
                 "FROM hits h JOIN {table} t ON t.id = h.id WHERE h.layer = {name}"
             ).format(
-                name=sql.Literal(name),
-                geom=geom,
-                pairs=sql.SQL(", ").join(pairs),
-                label=label_expression(spec),
-                table=table,
+                name=sql.Literal(name), geom=geom, pairs=sql.SQL(", ").join(pairs), table=table
             )
         )
     return (
