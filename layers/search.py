@@ -44,6 +44,7 @@ from gis.roles import Role, Viewer
 from layers.addresses import ParsedAddress, house_number_value, name_key, parse_address
 from layers.models import StreetName
 from layers.registry import LAYERS, LayerSpec, get_layer, layers_for
+from layers.sql import QUERY_POINT
 
 MIN_QUERY_CHARS = 2
 MAX_QUERY_CHARS = 200
@@ -147,12 +148,9 @@ def _scope(spec: LayerSpec, scoped: bool) -> sql.Composable:
     return sql.SQL(" AND {} = %(organisation)s").format(_column(spec, spec.scope_field))
 
 
-_POINT = sql.SQL("ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)")
-
-
 def _distance(geom: sql.Composable, near: bool) -> sql.Composable:
     # Planar degrees: only ever compared with each other, to break ties between equal matches.
-    return sql.SQL("({} <-> {})").format(geom, _POINT) if near else sql.SQL("0::float8")
+    return sql.SQL("({} <-> {})").format(geom, QUERY_POINT) if near else sql.SQL("0::float8")
 
 
 def _select(
@@ -219,7 +217,7 @@ def _address_branches(
             scoped=scoped,
             # Implies the predicate of the partial GiST on (street_key, geom) (layers.models).
             where=sql.SQL("t.street_key <> ''"),
-            order=sql.SQL("{} <-> {}").format(_column(spec, spec.geometry_field.name), _POINT)
+            order=sql.SQL("{} <-> {}").format(_column(spec, spec.geometry_field.name), QUERY_POINT)
             if near
             else sql.SQL("t.house_number, t.house_key, t.id"),
         )

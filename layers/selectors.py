@@ -30,11 +30,10 @@ from pyproj import Geod
 from gis.exceptions import BadQuery, NotFound
 from gis.prepared import prepared_rows
 from gis.roles import Viewer
-from gis.spatial import STORAGE_SRID
 from layers.geojson import feature, related_fields, with_geojson
 from layers.models import District
 from layers.registry import LAYERS, LayerSpec, get_layer, layers_for
-from layers.sql import label_expression, property_expression
+from layers.sql import QUERY_POINT, label_expression, property_expression
 
 METRES_PER_DEGREE = 111_320.0
 MAX_RADIUS_M = 5_000.0
@@ -271,15 +270,12 @@ def nearby_statement(layers: tuple[tuple[str, tuple[str, ...], bool], ...]) -> s
     in metres. One row, one column: the FeatureCollection as JSON text, which the ASGI front sends
     as it is (PostgreSQL's spacing: ``{"type" : "Feature", …}``).
     """
-    point = sql.SQL("ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), {})").format(
-        sql.Literal(STORAGE_SRID)
-    )
     candidates, features = [], []
     for name, properties, scoped in layers:
         spec = LAYERS[name]
         geom = sql.Identifier(spec.geometry_field.column)
         table = sql.Identifier(spec.model._meta.db_table)
-        where = [sql.SQL("ST_DWithin(t.{}, {}, %(degrees)s)").format(geom, point)]
+        where = [sql.SQL("ST_DWithin(t.{}, {}, %(degrees)s)").format(geom, QUERY_POINT)]
         if scoped:
             column = spec.model._meta.get_field(spec.scope_field).column
             where.append(sql.SQL("t.{} = %(organisation)s").format(sql.Identifier(column)))
@@ -292,7 +288,7 @@ def nearby_statement(layers: tuple[tuple[str, tuple[str, ...], bool], ...]) -> s
             ).format(
                 name=sql.Literal(name),
                 geom=geom,
-                point=point,
+                point=QUERY_POINT,
                 table=table,
                 where=sql.SQL(" AND ").join(where),
             )

@@ -2,7 +2,8 @@
 
 Tiles (tiles/sql.py) and the nearby lookup (layers.selectors) select the properties a viewer may
 see straight from PostgreSQL; both show a foreign key as the related row's name, as the object
-card and OGC do (layers.geojson.property_value).
+card and OGC do (layers.geojson.property_value). The lookups (search, nearby) share the point
+they are asked about.
 """
 
 from __future__ import annotations
@@ -10,7 +11,13 @@ from __future__ import annotations
 from django.db import models
 from psycopg import sql
 
+from gis.spatial import STORAGE_SRID
 from layers.registry import LayerSpec
+
+QUERY_POINT = sql.SQL("ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), {})").format(
+    sql.Literal(STORAGE_SRID)
+)
+"""The point a lookup is asked about, from its ``lon`` and ``lat`` parameters."""
 
 
 def property_expression(spec: LayerSpec, name: str, *, empty_as_null: bool) -> sql.Composable:
