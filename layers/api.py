@@ -145,7 +145,7 @@ class AddressSearchApi(APIView):
 
 
 def search_params(query: Mapping[str, str]) -> dict[str, Any]:
-    """``q``, ``limit``, ``layers`` and ``near`` checked: ``addresses_search``'s arguments.
+    """``q``, ``limit``, ``layers`` and ``near`` checked: ``search_plan``'s arguments.
 
     Shared by the view and the ASGI lookup (layers/asgi.py), so both refuse the same input with
     the same 400.

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 import time
@@ -388,7 +387,7 @@ def _for_api_client(headers: dict[bytes, bytes], query: dict[str, str]) -> bool:
 
 
 def _api_json(payload: dict[str, Any]) -> bytes:
-    """JSON as DRF's renderer writes it: UTF-8 text, compact (orjson: a tenth of json's time)."""
+    """JSON as DRF's renderer writes it, for every answer written here: UTF-8 text, compact."""
     return orjson.dumps(payload)
 
 
@@ -405,5 +404,4 @@ API_HEADERS = [
 
 
 async def _json(send: Send, status: int, payload: dict[str, Any]) -> None:
-    body = json.dumps(payload).encode()
-    await _respond(send, status, [(b"content-type", b"application/json")], body)
+    await _respond(send, status, [(b"content-type", b"application/json")], _api_json(payload))
