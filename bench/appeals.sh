@@ -16,6 +16,7 @@
 # Results: stdout, and /tmp/citygis-appeals-bench.json.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/env.sh"
 . "$HERE/../scripts/env.sh"
 cd "$ROOT"
 COUNT=${COUNT:-200000} CONC=${CONC:-4} CREATE_SECONDS=${CREATE_SECONDS:-300}

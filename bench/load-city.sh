@@ -16,6 +16,7 @@
 # `manage.py refresh_search_keys`, as an operator would after loading rows by plain SQL.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/env.sh"
 ROOT=$(cd "$HERE/.." && pwd)
 SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
 PSQL=(/usr/lib/postgresql/15/bin/psql -h /tmp/bench-pg -p 55432 -U postgres -X -q -At -v ON_ERROR_STOP=1)

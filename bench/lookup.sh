@@ -17,6 +17,7 @@
 # bounded in time. A few minutes the first time (refresh_search_keys: about 40 s), then about 1.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/env.sh"
 ROOT=$(cd "$HERE/.." && pwd)
 SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
 PORT=${PORT:-8095} ROUNDS=${ROUNDS:-3} QUERIES=${QUERIES:-200} FLOOR=${FLOOR:-1}

@@ -14,6 +14,7 @@
 # Environment: PERMITS (1000000), OVERDUE_PCT (1), REPEATS (3), SWEEP_DATABASE_URL.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/env.sh"
 ROOT=$(cd "$HERE/.." && pwd)
 . "$ROOT/scripts/env.sh"
 cd "$ROOT"

@@ -14,6 +14,7 @@
 # runs it). Environment: SECONDS_EACH (6), ROUNDS (2). Loopback only; bounded in time.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/env.sh"
 ROOT=$(cd "$HERE/.." && pwd)
 SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
 SECONDS_EACH=${SECONDS_EACH:-6} ROUNDS=${ROUNDS:-2}

@@ -15,6 +15,7 @@
 # Loopback only; every run is bounded in time. Results: stdout and /tmp/citygis-bench-results.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/env.sh"
 ROOT=$(cd "$HERE/.." && pwd)
 SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
 export BENCH_VENV=${BENCH_VENV:-/tmp/bench-venv}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -10,7 +11,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
 
 
 class ApplicationError(Exception):
@@ -29,6 +29,22 @@ class BadInput(ApplicationError):
     """A request body the API cannot accept (400), its fields' reasons in ``extra``."""
 
     code = "invalid"
+
+
+class NulByte(BadInput):
+    """A NUL byte where text is read (PostgreSQL text cannot hold one), and where it is."""
+
+    def __init__(self, where: str) -> None:
+        where = where.replace("\x00", "\\0")
+        super().__init__(f"A NUL byte (%00) in {where}.", extra={"parameter": where})
+
+
+def nul_in(pairs: Iterable[tuple[str, Iterable[str]]]) -> str | None:
+    """The first name among ``(name, values)`` whose name or a value holds a NUL byte."""
+    for name, values in pairs:
+        if "\x00" in name or any("\x00" in v for v in values):
+            return name
+    return None
 
 
 class BadQuery(ApplicationError):
@@ -62,6 +78,21 @@ class Unavailable(ApplicationError):
     code = "unavailable"
 
 
+class TooManyRequests(ApplicationError):
+    """429: the client must wait ``retry_after`` seconds (sent as ``Retry-After``)."""
+
+    status = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "throttled"
+
+    def __init__(self, message: str, *, retry_after: int, extra: dict[str, Any] | None = None):
+        super().__init__(message, extra=extra)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 def validated(
     serializer: serializers.Serializer,
     *,
@@ -80,6 +111,10 @@ def error_body(message: str, *, code: str, **extra: Any) -> dict[str, Any]:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF handler: domain and validation errors become ``{"error": {...}}`` bodies."""
+    # Imported here: rest_framework.views reads the authentication classes at import, and they
+    # (gis.authentication) import this module.
+    from rest_framework.views import exception_handler
+
     if isinstance(exc, RequestDataTooBig):
         return Response(
             error_body(
@@ -89,7 +124,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.message, code=exc.code, **exc.extra), status=exc.status)
+        return Response(
+            error_body(exc.message, code=exc.code, **exc.extra),
+            status=exc.status,
+            headers=getattr(exc, "headers", None),
+        )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from datetime import date, datetime
+from typing import Any, ClassVar
 
 from rest_framework import serializers
 from rest_framework.utils.serializer_helpers import BindingDict
@@ -30,3 +31,28 @@ class QueryParams(serializers.Serializer):
                 shared[name] = field
             cls._shared = shared
         return shared
+
+
+MIN_YEAR, MAX_YEAR = 1900, 2100
+"""The calendar a city's records live in: a date outside it is a typo or an attack (year 0001,
+9999-12-31, whose next day does not exist), refused as a 400 at every door."""
+
+
+def year_checked(value: date | datetime) -> date | datetime:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise serializers.ValidationError(f"A date between {MIN_YEAR} and {MAX_YEAR}.")
+    return value
+
+
+class DayField(serializers.DateField):
+    """A date (YYYY-MM-DD) within MIN_YEAR…MAX_YEAR."""
+
+    def to_internal_value(self, value: Any) -> date:
+        return year_checked(super().to_internal_value(value))
+
+
+class MomentField(serializers.DateTimeField):
+    """A date and time within MIN_YEAR…MAX_YEAR."""
+
+    def to_internal_value(self, value: Any) -> datetime:
+        return year_checked(super().to_internal_value(value))

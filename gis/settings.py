@@ -2,9 +2,11 @@
 
 import hashlib
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SHARED_DATA_DIR = Path(os.environ.get("CITYGIS_SHARED_DATA", BASE_DIR.parent / "shared" / "data"))
@@ -27,10 +29,39 @@ def _env_bool(name: str, default: bool) -> bool:
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-DEBUG = _env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "citygis-dev-only-secret-change-me-in-production")
-ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h]
-CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+def _env_list(name: str, default: str = "") -> list[str]:
+    return [v.strip() for v in os.environ.get(name, default).split(",") if v.strip()]
+
+
+# The project-local cluster (no DATABASE_URL) is a developer's: trust authentication, a socket
+# under /tmp, synchronous_commit off. A checkout on it is a demo or a development machine, so
+# DEBUG defaults on there; any other database is a deployment, where DEBUG defaults off and the
+# settings below refuse to start without a secret key and the hosts they answer to.
+DEBUG = _env_bool("DEBUG", not os.environ.get("DATABASE_URL"))
+DEV_SECRET_KEY = "citygis-dev-only-secret-change-me-in-production"
+SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+# Loopback only unless configured: a Host header that is not ours gets a 400, never a link.
+ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS")
+# Where the service is reached (https://gis.example.city): absolute links in TileJSON, OGC,
+# Open311 and residents' links are made from it; unset, from the request's checked Host.
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "").rstrip("/")
+if not DEBUG:
+    if SECRET_KEY == DEV_SECRET_KEY:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set: with DEBUG off citygis refuses the development key "
+            "(generate one: python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        )
+    if "ALLOWED_HOSTS" not in os.environ:
+        raise ImproperlyConfigured(
+            "ALLOWED_HOSTS is not set: with DEBUG off name the hosts citygis answers to "
+            "(ALLOWED_HOSTS=gis.example.city)."
+        )
+if "*" in ALLOWED_HOSTS and not PUBLIC_URL:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS=* accepts any Host header: set PUBLIC_URL, so that links are never made "
+        "from an unchecked header."
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -49,6 +80,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     # Before the apps whose tasks.py it discovers: its app must be ready when they import it.
     "procrastinate.contrib.django",
+    "axes",
+    "csp",
     "gis.apps.GisCoreConfig",
     "layers",
     "orders.appeals",
@@ -60,7 +93,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: its id is on every answer, and it turns what no view caught into a JSON 500.
+    "gis.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "gis.middleware.RejectNulMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -68,7 +105,66 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: it answers a locked-out login (django-axes) with lockout_response's 429.
+    "axes.middleware.AxesMiddleware",
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: it refuses a locked-out username before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- Security: HTTPS, cookies, content policy, limits on guessing ---------------------------
+# With DEBUG off (production) the service is reached over HTTPS, usually through a proxy that
+# terminates TLS: it must set X-Forwarded-Proto, and SECURE_PROXY_SSL_HEADER trusts it (only set
+# it behind such a proxy: a client could send the header itself otherwise).
+if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER"], "https")
+SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# The load balancer's health check comes over plain HTTP from inside.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD", True)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _env_bool("SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(12 * 3600)))  # one shift
+# Trusted proxies in front of citygis: the client's address is the one they name in
+# X-Forwarded-For (gis.throttling.client_ip), for every limit below and DRF's throttles.
+NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
+
+# Every page, the admin's included, runs only our own scripts and styles: nothing inline, no
+# other origin. MapLibre starts its workers from blob: URLs and draws images from blob:/data:.
+# An uploaded document is served with its own sandboxed policy (orders.permits.api).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "child-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Failed secrets (tokens, integration keys) per client address before a 429, and the window.
+AUTH_FAILURE_LIMIT = int(os.environ.get("AUTH_FAILURE_LIMIT", "10"))
+AUTH_FAILURE_WINDOW_S = int(os.environ.get("AUTH_FAILURE_WINDOW_S", "600"))
+# Passwords (the admin, the browser login): django-axes, per username and address.
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_CALLABLE = "gis.throttling.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "gis.throttling.axes_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "gis.urls"
 ASGI_APPLICATION = "gis.asgi.application"
@@ -140,15 +236,23 @@ MEDIA_URL = "media/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "gis.authentication.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "gis.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "gis.exceptions.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
+    "DEFAULT_THROTTLE_CLASSES": ["gis.throttling.AnonWriteThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"anon_write": os.environ.get("ANON_WRITE_RATE", "60/min")},
+    "NUM_PROXIES": NUM_PROXIES or None,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -171,6 +275,13 @@ DEMO_OSM_FILE = Path(
 DEMO_CITY_NAME = os.environ.get("DEMO_CITY_NAME", "Baltimore")
 # Where maps open (lon, lat, zoom): the demo city's centre unless configured.
 MAP_CENTER = tuple(float(v) for v in os.environ.get("MAP_CENTER", "-76.5750,39.2850,14").split(","))
+# The city's bounds (lon/lat west,south,east,north) that appeals, Open311 requests and permits
+# must fall in; unset, they must lie within 2 km of a district (layers.selectors.city_contains).
+CITY_BBOX = (
+    tuple(float(v) for v in os.environ["CITY_BBOX"].split(","))
+    if os.environ.get("CITY_BBOX")
+    else None
+)
 # How often the /dashboard page asks whether appeals changed (an unchanged answer is a 304).
 DASHBOARD_POLL_SECONDS = float(os.environ.get("DASHBOARD_POLL_SECONDS", "5"))
 # OSM admin_level values imported as districts (boundary=administrative areas): in most cities
@@ -194,6 +305,20 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "citygis <noreply@city
 EMAIL_TIMEOUT = 30
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Django's cache holds the limits on guessing and flooding (gis.throttling, DRF's throttles),
+# which must hold across processes and machines: Redis when configured, else this database
+# (the table is made by `manage.py createcachetable`, which scripts/run.sh runs).
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"citygis:{_DATABASE['NAME']}",
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache"}
+    )
+}
 
 # Background jobs (procrastinate): the queue lives in this PostgreSQL database, so a job deferred
 # inside a transaction commits or rolls back with the rows it is about (orders/permits claims).

@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from gis.api import SessionApi
 from gis.views import healthz, not_found_json
 from tiles.views import map_page
+
+handler500 = "gis.views.server_error"
 
 admin.site.site_header = "citygis administration"
 admin.site.site_title = "citygis"
@@ -13,7 +16,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path("api/session", SessionApi.as_view(), name="session"),
     path("api/", include("layers.urls")),
     path("api/", include("orders.permits.urls")),
     path("api/", include("orders.appeals.urls")),

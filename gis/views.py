@@ -3,6 +3,7 @@ from django.db.utils import Error as DatabaseError
 from django.http import HttpRequest, JsonResponse
 
 from gis.exceptions import error_body
+from gis.middleware import error_response
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -16,6 +17,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"status": "ok", "database": pg_version, "postgis": postgis_version.split('"')[1]}
     )
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    """handler500: what escaped the middleware too answers JSON, never Django's HTML page."""
+    return error_response(request, None)
 
 
 def not_found_json(request: HttpRequest) -> JsonResponse:

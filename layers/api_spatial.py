@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gis.exceptions import validated
+from gis.parsers import JSONParser
 from gis.roles import viewer_for
 from gis.serializers import QueryParams
 from layers.selectors import (
@@ -119,6 +120,9 @@ def nearby_params(query: Mapping[str, str]) -> dict[str, Any]:
 
 
 class WithinApi(APIView):
+    # The area is GeoJSON: a form body cannot carry it (415, not a guess at its fields).
+    parser_classes = [JSONParser]
+
     @extend_schema(
         summary="Objects inside a GeoJSON polygon: counts and features per layer",
         parameters=[WithinQuery],

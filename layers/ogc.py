@@ -25,6 +25,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from gis.exceptions import ApplicationError
+from gis.links import absolute_url
 from gis.roles import viewer_for
 from layers import ogc_selectors as ogc
 from layers.registry import LAYERS, get_layer
@@ -112,7 +113,7 @@ def query_params(request: Request, allowed: frozenset[str]) -> dict[str, str]:
 
 def ogc_base(request: Request) -> str:
     """The absolute URL of the landing page (ends with a slash); every link hangs off it."""
-    return request.build_absolute_uri(reverse("ogc-landing"))
+    return absolute_url(request, reverse("ogc-landing"))
 
 
 def ogc_response(
@@ -265,8 +266,8 @@ class LandingApi(OgcApi):
         query_params(request, frozenset({"f"}))
         doc = ogc.landing_describe(
             base=ogc_base(request),
-            schema_url=request.build_absolute_uri(reverse("schema")),
-            docs_url=request.build_absolute_uri(reverse("api-docs")),
+            schema_url=absolute_url(request, reverse("schema")),
+            docs_url=absolute_url(request, reverse("api-docs")),
         )
         return ogc_response(request, doc, media_type=ogc.JSON, page="landing", title=doc["title"])
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,8 +19,11 @@ from typing import Any
 
 import orjson
 import shapely
+from django.conf import settings
+from django.contrib.gis.db.models import Extent as ExtentOf
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.db.models.functions import GeoFunc
+from django.contrib.gis.gdal import GDALException
 from django.contrib.gis.geos import GEOSException, GEOSGeometry
 from django.db import models
 from django.db.models import Case, F, FloatField, Func, OuterRef, Subquery, Value, When
@@ -27,7 +31,7 @@ from django.db.models.functions import JSONObject
 from psycopg import sql
 from pyproj import Geod
 
-from gis.exceptions import BadQuery, NotFound
+from gis.exceptions import BadInput, BadQuery, NotFound
 from gis.prepared import prepared_rows
 from gis.roles import Viewer
 from layers.geojson import feature, related_fields, with_geojson
@@ -129,6 +133,67 @@ def district_of(geom: GEOSGeometry | None) -> dict[str, Any] | None:
     point = geom.point_on_surface
     point.srid = geom.srid
     return _districts_covering(point).values("id", "name").first()
+
+
+# --- the city's bounds --------------------------------------------------------------------------
+
+CITY_MARGIN_M = 2_000.0
+"""How far outside its districts' extent a place still counts as the city's: a district border
+drawn along the river, a suburb the city serves."""
+
+Extent = tuple[float, float, float, float]
+
+
+CITY_EXTENT_TTL_S = 60.0
+_city_extent: list[tuple[float, Extent | None]] = []
+
+
+def city_extent() -> Extent | None:
+    """The city's bounds, lon/lat (west, south, east, north); None when it has none yet.
+
+    ``CITY_BBOX`` when it is set, else the districts' extent grown by CITY_MARGIN_M, read at
+    most once a minute per process: every appeal is checked against it, and districts change
+    only with an import.
+    """
+    if settings.CITY_BBOX:
+        return settings.CITY_BBOX
+    now = time.monotonic()
+    if _city_extent and _city_extent[0][0] > now:
+        return _city_extent[0][1]
+    box = District.objects.aggregate(box=ExtentOf("geom"))["box"]
+    extent = None
+    if box is not None:
+        west, south, east, north = box
+        dlat = CITY_MARGIN_M / METRES_PER_DEGREE
+        dlon = degrees_for(CITY_MARGIN_M, max(abs(south), abs(north)))
+        extent = (west - dlon, south - dlat, east + dlon, north + dlat)
+    _city_extent[:] = [(now + CITY_EXTENT_TTL_S, extent)]
+    return extent
+
+
+def forget_city_extent() -> None:
+    """Read the city's bounds again next time (after an import of districts, between tests)."""
+    _city_extent.clear()
+
+
+def city_check(geom: GEOSGeometry | None, *, field: str, what: str) -> None:
+    """400 naming ``field`` when ``geom`` lies outside the city's bounds (``city_extent``).
+
+    A city with no bounds yet (no districts, no CITY_BBOX) takes any place.
+    """
+    if geom is None or geom.empty:
+        return
+    bounds = city_extent()
+    if bounds is None:
+        return
+    west, south, east, north = bounds
+    xmin, ymin, xmax, ymax = geom.extent
+    if not (west <= xmin and xmax <= east and south <= ymin and ymax <= north):
+        raise BadInput(
+            f"{what} is outside the city ({west:.4f},{south:.4f} to {east:.4f},{north:.4f}): "
+            "check the coordinates (lon/lat, EPSG:4326).",
+            extra={"fields": {field: ["Outside the city."]}},
+        )
 
 
 def with_district(qs: models.QuerySet, *, geom_field: str = "geom") -> models.QuerySet:
@@ -400,10 +465,14 @@ def area_from_geojson(data: Any) -> GEOSGeometry:
         data = data.get("geometry")
     if not isinstance(data, dict) or data.get("type") not in ("Polygon", "MultiPolygon"):
         raise BadQuery("The area must be a GeoJSON Polygon or MultiPolygon.")
+    if not isinstance(data.get("coordinates"), list) or not data["coordinates"]:
+        raise BadQuery("The polygon has no coordinates: give its rings as lists of [lon, lat].")
     try:
-        area = GEOSGeometry(json.dumps(data))
-    except (GEOSException, ValueError, TypeError) as exc:
+        area = GEOSGeometry(json.dumps(data, allow_nan=False))
+    except (GEOSException, GDALException, ValueError, TypeError) as exc:
         raise BadQuery(f"Not readable GeoJSON: {exc}") from None
+    if area.empty:
+        raise BadQuery("The polygon is empty.")
     area.srid = 4326  # RFC 7946: GeoJSON is always WGS 84 lon/lat
     if area.num_coords > MAX_WITHIN_VERTICES:
         raise BadQuery(

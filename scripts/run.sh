@@ -8,6 +8,17 @@ cd "$ROOT"
 PY="$VENV/bin/python"
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"
+# The hosts citygis answers to: loopback, and the address it is told to bind (all of the
+# machine's names and addresses for 0.0.0.0). A request naming any other host gets a 400.
+if [ -z "${ALLOWED_HOSTS:-}" ]; then
+    hosts="localhost,127.0.0.1,[::1]"
+    case "$HOST" in
+    127.0.0.1 | localhost | ::1) ;;
+    0.0.0.0 | ::) hosts="$hosts,$(hostname),$(hostname -I 2>/dev/null | xargs | tr ' ' ',')" ;;
+    *) hosts="$hosts,$HOST" ;;
+    esac
+    export ALLOWED_HOSTS="${hosts%,}"
+fi
 
 "$PY" manage.py migrate --no-input -v 0
 "$PY" manage.py collectstatic --no-input -v 0
@@ -27,6 +38,10 @@ trap stop INT TERM EXIT
 pids+=($!)
 echo
 echo "citygis: serving http://$HOST:$PORT/ with a job worker; e-mails in ${EMAIL_FILE_PATH:-var/mail}  (Ctrl-C stops)"
+if [ "$("$PY" manage.py shell -c 'from django.conf import settings; print(settings.DEBUG)')" = True ]; then
+    echo "citygis: DEBUG is on (a demo on the project-local cluster): not for production, see README"
+fi
+echo "citygis: answers to the hosts $ALLOWED_HOSTS"
 "$VENV/bin/gunicorn" gis.asgi:application \
     --worker-class uvicorn_worker.UvicornWorker \
     --bind "$HOST:$PORT" --workers "${WEB_CONCURRENCY:-2}" \

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.core.management import call_command
 
+from layers.selectors import forget_city_extent
 from tests.factories import CommandRun
 from tiles.selectors import forget_bounds
 
@@ -19,8 +21,18 @@ pytest_plugins = ["tests.live_server"]
 
 @pytest.fixture(autouse=True)
 def fresh_layer_bounds() -> None:
-    """TileJSON bounds are remembered for a minute: never across tests with other data."""
+    """TileJSON and city bounds are remembered for a minute: never across tests' data."""
     forget_bounds()
+    forget_city_extent()
+
+
+@pytest.fixture(autouse=True)
+def fresh_limits() -> None:
+    """Start each test with no failed secret or anonymous write counted (all come from 127.0.0.1).
+
+    Django's cache holds nothing else.
+    """
+    cache.clear()
 
 
 @pytest.fixture

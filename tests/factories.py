@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.gis.geos import LineString, MultiPolygon, Point, Polygon
+from PIL import Image
+from pypdf import PdfWriter
 from pyproj import Geod
 
 from gis.roles import Role, Viewer
@@ -61,3 +64,20 @@ def building(**fields: Any) -> Building:
     """Save a building: a 10 m square outline unless a geometry is given."""
     fields.setdefault("geom", MultiPolygon(rectangle(10, 10), srid=4326))
     return Building.objects.create(**fields)
+
+
+def png_bytes(width: int = 4, height: int = 3) -> bytes:
+    """A real PNG (Pillow encodes it): what a restoration photo upload must be."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (90, 140, 60)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def pdf_bytes(pages: int = 1) -> bytes:
+    """A real PDF of blank A4 pages (pypdf writes it): what a restoration document must be."""
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=595, height=842)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 from django.test import Client
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from pytest_django import DjangoDbBlocker
 
 from gis.roles import Role
@@ -167,12 +167,29 @@ def browser(base_url: str) -> Iterator[Browser]:
         browser.close()
 
 
-def new_page(browser: Browser, token: str | None = None) -> Page:
-    """A page in a context of its own (close ``page.context``), with the token saved if given."""
+def new_page(browser: Browser, token: str | None = None, base_url: str | None = None) -> Page:
+    """A page in a context of its own (close ``page.context``), logged in with the token if given.
+
+    The login is the pages' own (POST /api/session with the CSRF cookie): the context then holds
+    the HttpOnly session cookie, as a browser that logged in on the map does.
+    """
     context = browser.new_context(viewport=VIEWPORT)
     if token:
-        context.add_init_script(f"localStorage.setItem('citygis.token', '{token}')")
+        log_in(context, base_url, token)
     return context.new_page()
+
+
+def log_in(context: BrowserContext, base_url: str | None, token: str) -> None:
+    """Open a browser session for ``context`` with an API token, as the login form does."""
+    assert base_url, "log_in needs the server's base URL"
+    assert context.request.get(f"{base_url}/api/session").ok
+    csrf = next(c["value"] for c in context.cookies(base_url) if c["name"] == "csrftoken")
+    answer = context.request.post(
+        f"{base_url}/api/session",
+        data={"token": token},
+        headers={"X-CSRFToken": csrf, "Referer": f"{base_url}/"},
+    )
+    assert answer.ok, answer.text()
 
 
 def collect_errors(page: Page, errors: list[str]) -> None:
@@ -209,7 +226,7 @@ def open_page(
     browser: Browser, base_url: str, path: str, token: str | None = None
 ) -> tuple[Page, Seen]:
     """A page that says in ``body[data-state]`` when it is done: ready, login or error."""
-    page = new_page(browser, token)
+    page = new_page(browser, token, base_url)
     seen = Seen(page, base_url)
     page.goto(f"{base_url}{path}")
     page.wait_for_function(

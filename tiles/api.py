@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gis.links import absolute_url
 from gis.roles import viewer_for
 from tiles.selectors import ATTRIBUTION, layer_catalog, tilejson_for, tileset_for
 
@@ -22,7 +23,7 @@ class TileCatalogApi(APIView):
         viewer = viewer_for(request.user)
         return Response(
             {
-                "layers": layer_catalog(viewer=viewer, base_url=request.build_absolute_uri("/")),
+                "layers": layer_catalog(viewer=viewer, base_url=absolute_url(request, "/")),
                 "attribution": ATTRIBUTION,
             }
         )
@@ -37,8 +38,8 @@ class TileJsonApi(APIView):
     def get(self, request: Request, layers: str) -> Response:
         tileset = tileset_for(names=layers, viewer=viewer_for(request.user))
         template = (
-            request.build_absolute_uri(
-                reverse("tiles-tilejson", kwargs={"layers": tileset.names})
+            absolute_url(
+                request, reverse("tiles-tilejson", kwargs={"layers": tileset.names})
             ).removesuffix(".json")
             + "/{z}/{x}/{y}.pbf"
         )

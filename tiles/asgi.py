@@ -18,20 +18,34 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from http.cookies import CookieError, SimpleCookie
+from importlib import import_module
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user
 from django.db import connections
+from django.http.request import split_domain_port, validate_host
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from rest_framework.authtoken.models import Token
 
-from gis.exceptions import ApplicationError, Unauthorized, Unavailable, error_body
+from gis.exceptions import (
+    ApplicationError,
+    BadInput,
+    NulByte,
+    Unauthorized,
+    Unavailable,
+    error_body,
+    nul_in,
+)
 from gis.prepared import configure_async
-from gis.roles import PUBLIC, Viewer, viewer_of
+from gis.roles import PUBLIC, Viewer, viewer_for, viewer_of
+from gis.throttling import failure_record, failures_wait, refused, scope_ip
 from layers.registry import layers_purged_with
 from tiles.cache import CachedTile, LocalTileCache, parse_purge_payload
 from tiles.redis_cache import RedisTileCache
@@ -46,6 +60,11 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 JsonRoute = Callable[[dict[str, str], Viewer, AsyncConnectionPool], Awaitable[bytes]]
 """A lookup served here: the query parameters, the viewer and a pool in, the JSON body out
 (an ApplicationError for a 4xx)."""
+
+
+class BadHost(BadInput):
+    code = "bad_host"
+
 
 TILE_PATH = re.compile(
     r"^/tiles/(?P<layers>[^/]+)/(?P<z>[^/]+)/(?P<x>[^/]+)/(?P<y>[^/.]+)\.(?P<ext>mvt|pbf)$"
@@ -195,7 +214,7 @@ class TileServer:
                 headers = dict(scope["headers"])
                 query = dict(parse_qsl(scope["query_string"].decode("latin-1"), encoding="utf-8"))
                 if _for_api_client(headers, query):
-                    return await self._lookup(send, route, headers, query)
+                    return await self._lookup(scope, send, route, headers, query)
         return await self.app(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -213,7 +232,7 @@ class TileServer:
         try:
             if self.pool is None:
                 await self._start()
-            viewer = await self._viewer(headers.get(b"authorization", b""))
+            viewer = await self._viewer(scope, headers)
             tileset = self._tilesets.get((match["layers"], viewer))
             if tileset is None:
                 tileset = tileset_for(names=match["layers"], viewer=viewer)
@@ -223,7 +242,10 @@ class TileServer:
             tile = tile_address(match["z"], match["x"], match["y"])
         except ApplicationError as exc:
             return await _json(
-                send, exc.status, error_body(exc.message, code=exc.code, **exc.extra)
+                send,
+                exc.status,
+                error_body(exc.message, code=exc.code, **exc.extra),
+                headers=_extra_headers(exc),
             )
         key = tileset.cache_key(tile)
         # Taken before any await: a purge landing meanwhile keeps what we fetch out of the cache.
@@ -251,31 +273,63 @@ class TileServer:
         return bytes(row[0]) if row and row[0] else b""
 
     async def _lookup(
-        self, send: Send, route: JsonRoute, headers: dict[bytes, bytes], query: dict[str, str]
+        self,
+        scope: Scope,
+        send: Send,
+        route: JsonRoute,
+        headers: dict[bytes, bytes],
+        query: dict[str, str],
     ) -> None:
         try:
             if self.pool is None:
                 await self._start()
-            viewer = await self._viewer(headers.get(b"authorization", b""))
+            viewer = await self._viewer(scope, headers)
+            if where := nul_in((k, [v]) for k, v in query.items()):
+                raise NulByte(where)
             body = await route(query, viewer, self.lookup_pool)
         except ApplicationError as exc:
             payload = error_body(exc.message, code=exc.code, **exc.extra)
-            return await _respond(send, exc.status, API_HEADERS, _api_json(payload))
+            return await _respond(
+                send, exc.status, [*API_HEADERS, *_extra_headers(exc)], _api_json(payload)
+            )
         await _respond(send, 200, API_HEADERS, body)
 
-    async def _viewer(self, authorization: bytes) -> Viewer:
-        if not authorization:
-            return PUBLIC
-        scheme, _, key = authorization.decode("latin-1").partition(" ")
-        if scheme.lower() != "token" or not key.strip():
-            raise Unauthorized("Use 'Authorization: Token <key>'.")
-        key = key.strip()
+    async def _viewer(self, scope: Scope, headers: dict[bytes, bytes]) -> Viewer:
+        """Who asks: the token's account, else the browser session's, else the public."""
+        _check_host(headers)
+        authorization = headers.get(b"authorization", b"")
+        if authorization:
+            scheme, _, key = authorization.decode("latin-1").partition(" ")
+            if scheme.lower() != "token" or not key.strip():
+                raise Unauthorized("Use 'Authorization: Token <key>'.")
+            return await self._known(("token", key.strip()), scope, _viewer_for_token)
+        session = _session_key(headers.get(b"cookie", b""))
+        if session:
+            # A session that ended is the public: the browser is told so by the catalog.
+            return await self._known(("session", session), scope, _viewer_for_session)
+        return PUBLIC
+
+    async def _known(
+        self, key: tuple[str, str], scope: Scope, lookup: Callable[[str], Viewer | None]
+    ) -> Viewer:
+        """The viewer of a token or session, remembered TOKEN_TTL_S; failed tokens counted."""
         known = self._tokens.get(key)
         if known and known[1] > time.monotonic():
             return known[0]
-        viewer = await sync_to_async(_viewer_for_token)(key)
+        kind, secret = key
+        ip = scope_ip(scope)
+        if kind == "token":
+            wait = await sync_to_async(failures_wait)(ip)
+            if wait:
+                raise refused(wait)
+        viewer = await sync_to_async(lookup)(secret)
         if viewer is None:
+            if kind == "session":
+                return PUBLIC
+            await sync_to_async(failure_record)(ip)
             raise Unauthorized("Invalid token.")
+        if len(self._tokens) > MAX_TILESETS:
+            self._tokens.clear()
         self._tokens[key] = (viewer, time.monotonic() + TOKEN_TTL_S)
         return viewer
 
@@ -299,7 +353,7 @@ class TileServer:
                     else "private, max-age=0, must-revalidate"
                 ).encode(),
             ),
-            (b"vary", b"Authorization, Accept-Encoding"),
+            (b"vary", b"Authorization, Cookie, Accept-Encoding"),
             (b"access-control-allow-origin", b"*"),
         ]
         if headers.get(b"if-none-match") == etag:
@@ -331,6 +385,36 @@ async def _open_pool(
     )
     await pool.open()
     return pool
+
+
+def _check_host(headers: dict[bytes, bytes]) -> None:
+    """The Host header is one of ALLOWED_HOSTS, as Django checks it (400 otherwise)."""
+    host = headers.get(b"host", b"").decode("latin-1")
+    domain, _ = split_domain_port(host)
+    if not (domain and validate_host(domain, settings.ALLOWED_HOSTS)):
+        raise BadHost(f"Invalid Host header: {host!r}.")
+
+
+def _session_key(cookie: bytes) -> str:
+    """The session cookie's value in a Cookie header, or ''."""
+    if not cookie:
+        return ""
+    jar = SimpleCookie()
+    try:
+        jar.load(cookie.decode("latin-1"))
+    except CookieError:
+        return ""
+    morsel = jar.get(settings.SESSION_COOKIE_NAME)
+    return morsel.value if morsel is not None else ""
+
+
+def _viewer_for_session(key: str) -> Viewer | None:
+    """The viewer of a logged-in browser session, as Django's own middleware would find it."""
+    session = import_module(settings.SESSION_ENGINE).SessionStore(key)
+    user = get_user(SimpleNamespace(session=session))
+    if not user.is_authenticated:
+        return None
+    return viewer_for(user)
 
 
 def _viewer_for_token(key: str) -> Viewer | None:
@@ -403,5 +487,21 @@ API_HEADERS = [
 ]
 
 
-async def _json(send: Send, status: int, payload: dict[str, Any]) -> None:
-    await _respond(send, status, [(b"content-type", b"application/json")], _api_json(payload))
+def _extra_headers(exc: ApplicationError) -> list[tuple[bytes, bytes]]:
+    """An error's own headers (a 429's Retry-After)."""
+    return [(k.lower().encode(), v.encode()) for k, v in getattr(exc, "headers", {}).items()]
+
+
+async def _json(
+    send: Send,
+    status: int,
+    payload: dict[str, Any],
+    *,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    await _respond(
+        send,
+        status,
+        [(b"content-type", b"application/json"), *(headers or [])],
+        _api_json(payload),
+    )

@@ -28,9 +28,8 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import serializers, status
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, ParseError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -38,12 +37,16 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from gis.authentication import ThrottledTokenAuthentication
 from gis.exceptions import BadInput, Forbidden, NotFound, Unauthorized, validated
+from gis.links import absolute_url
+from gis.parsers import MAX_JSON_DEPTH, json_body_check
 from gis.roles import Role, Viewer, viewer_for
+from gis.serializers import DayField, MomentField
+from gis.throttling import request_ip, secret_checked
 from orders.appeals import refdata, selectors, services, telegram
 from orders.appeals.models import Appeal, Callback, Category, IntegrationKey
 
-MIN_YEAR, MAX_YEAR = 1900, 2100
 TAG = "appeals"
 
 
@@ -67,7 +70,7 @@ def _category(code: str) -> Category:
     return category
 
 
-class CachedTokenAuthentication(TokenAuthentication):
+class CachedTokenAuthentication(ThrottledTokenAuthentication):
     """DRF's token authentication, the token and its user copied per process (``refdata``).
 
     The same answers: an unknown token or an inactive user is refused; a token deleted or a user
@@ -92,7 +95,7 @@ set_override(CachedTokenAuthentication, "suppress_collision_warning", True)
 
 # The project's authentication (settings), with the token read through the per-process copies.
 AUTHENTICATION = [
-    CachedTokenAuthentication if cls is TokenAuthentication else cls
+    CachedTokenAuthentication if cls is ThrottledTokenAuthentication else cls
     for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES
 ]
 
@@ -148,14 +151,6 @@ class BboxField(serializers.CharField):
         return west, south, east, north
 
 
-class YearBoundDateField(serializers.DateField):
-    def to_internal_value(self, value: Any) -> date:
-        day = super().to_internal_value(value)
-        if not MIN_YEAR <= day.year <= MAX_YEAR:
-            raise serializers.ValidationError(f"A date between {MIN_YEAR} and {MAX_YEAR}.")
-        return day
-
-
 class AppealPointInput(serializers.Serializer):
     lon = serializers.FloatField(min_value=-180, max_value=180, required=False)
     lat = serializers.FloatField(min_value=-90, max_value=90, required=False)
@@ -169,8 +164,8 @@ class AppealPointInput(serializers.Serializer):
 def _period_fields(help_from: str, help_to: str) -> dict[str, serializers.Field]:
     # "from" is a Python keyword: the fields are added by name.
     return {
-        "from": YearBoundDateField(required=False, help_text=help_from),
-        "to": YearBoundDateField(required=False, help_text=help_to),
+        "from": DayField(required=False, help_text=help_from),
+        "to": DayField(required=False, help_text=help_to),
     }
 
 
@@ -389,13 +384,11 @@ class AppealCreateInput(AppealPointInput):
     resident_name = serializers.CharField(max_length=255, allow_blank=True, default="")
     resident_phone = serializers.CharField(max_length=64, allow_blank=True, default="")
     resident_email = serializers.EmailField(allow_blank=True, default="")
-    received_at = serializers.DateTimeField(
+    received_at = MomentField(
         required=False, help_text="when the city got it (default: now); not in the future"
     )
 
     def validate_received_at(self, value: datetime) -> datetime:
-        if not MIN_YEAR <= value.year <= MAX_YEAR:
-            raise serializers.ValidationError(f"A date between {MIN_YEAR} and {MAX_YEAR}.")
         # PostgreSQL refuses offsets beyond ±15:59 that Python accepts (e.g. -17:20).
         return value.astimezone(UTC)
 
@@ -540,11 +533,11 @@ class AppealTransitionApi(APIView):
             comment=data["comment"],
             duplicate_of_id=data.get("duplicate_of"),
             organisation_id=data.get("organisation"),
-            link_base=request.build_absolute_uri("/"),
+            link_base=absolute_url(request, "/"),
         )
         link = None
         if result.confirm_token and viewer.role == Role.OPERATOR:
-            link = request.build_absolute_uri(services.confirm_path(result.confirm_token))
+            link = absolute_url(request, services.confirm_path(result.confirm_token))
         appeal = selectors.appeal_get(pk=pk, viewer=viewer, now=timezone.now())
         return Response({"appeal": _appeal(appeal, viewer, detail=True), "confirm_link": link})
 
@@ -705,9 +698,10 @@ class IntakeApi(APIView):
         tags=[TAG],
     )
     def post(self, request: Request) -> Response:
-        key = selectors.integration_key_check(
-            raw=request.headers.get("X-Api-Key"), purpose=IntegrationKey.Purpose.INTAKE
-        )
+        with secret_checked(request_ip(request)):
+            key = selectors.integration_key_check(
+                raw=request.headers.get("X-Api-Key"), purpose=IntegrationKey.Purpose.INTAKE
+            )
         data = _valid(IntakeMessageInput, request.data)
         message, created = services.intake_receive(
             source=data.get("source") or key.name,
@@ -832,8 +826,8 @@ DepartmentReportSerializer = type(
     "DepartmentReportSerializer",
     (serializers.Serializer,),
     {
-        "from": serializers.DateField(),
-        "to": serializers.DateField(),
+        "from": DayField(),
+        "to": DayField(),
         "rows": DepartmentReportRowSerializer(many=True),
     },
 )
@@ -1020,8 +1014,11 @@ class TelegramIntakeResult(serializers.Serializer):
 
 
 class TelegramIntakeApi(APIView):
-    # Telegram sends no credentials but the secret in the path (and its header token).
+    # Telegram sends no credentials but the secret in the path (and its header token); its
+    # servers post every chat's updates from a few addresses, so wrong secrets are what is
+    # limited here, not the rate of writes.
     authentication_classes: list[type] = []
+    throttle_exempt = True
 
     @extend_schema(
         summary="Telegram webhook: a Bot API Update into the moderation queue",
@@ -1041,13 +1038,19 @@ class TelegramIntakeApi(APIView):
         tags=[TAG],
     )
     def post(self, request: Request, secret: str) -> Response:
-        if not _telegram_allowed(secret, request.headers.get("X-Telegram-Bot-Api-Secret-Token")):
-            raise NotFound("Not found.")
+        with secret_checked(request_ip(request), failures=(404,)):
+            if not _telegram_allowed(
+                secret, request.headers.get("X-Telegram-Bot-Api-Secret-Token")
+            ):
+                raise NotFound("Not found.")
         # Read whatever the Content-Type says: the answer to a body that is not JSON is a 400.
         try:
             data = json.loads(request.body or b"")
+            json_body_check(data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadInput(f"The body is not JSON: {exc}.") from None
+        except (RecursionError, ParseError):
+            raise BadInput(f"The body nests deeper than {MAX_JSON_DEPTH} levels.") from None
         try:
             message = telegram.update_parse(data)
         except telegram.UpdateError as exc:

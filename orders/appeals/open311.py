@@ -11,6 +11,7 @@ answered with e-mail addresses, phone numbers and the resident's name masked.
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,7 +33,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from gis.exceptions import ApplicationError
+from gis.exceptions import ApplicationError, TooManyRequests
+from gis.links import absolute_url
+from gis.throttling import request_ip, secret_checked
 from orders.appeals import selectors, services
 from orders.appeals.lifecycle import OPEN_STATUSES
 from orders.appeals.models import Appeal, Category, IntegrationKey
@@ -221,7 +224,13 @@ class Open311View(APIView):
             code, description = exc.status_code, str(exc.detail)
         else:
             raise exc
-        return answer([{"code": code, "description": description}], fmt, root="errors", status=code)
+        response = answer(
+            [{"code": code, "description": description}], fmt, root="errors", status=code
+        )
+        wait = getattr(exc, "retry_after", None) or getattr(exc, "wait", None)
+        if code == 429 and wait:
+            response["Retry-After"] = str(math.ceil(wait))
+        return response
 
 
 class DiscoveryApi(Open311View):
@@ -231,7 +240,7 @@ class DiscoveryApi(Open311View):
         tags=[TAG],
     )
     def get(self, request: Request, fmt: str) -> HttpResponse:
-        base = request.build_absolute_uri("/open311/v2/")
+        base = absolute_url(request, "/open311/v2/")
         changeset = CHANGESET
         data = {
             "changeset": changeset,
@@ -399,9 +408,12 @@ class RequestsApi(Open311View):
     )
     def post(self, request: Request, fmt: str) -> HttpResponse:
         try:
-            selectors.integration_key_check(
-                raw=_param(request, "api_key"), purpose=IntegrationKey.Purpose.OPEN311
-            )
+            with secret_checked(request_ip(request)):
+                selectors.integration_key_check(
+                    raw=_param(request, "api_key"), purpose=IntegrationKey.Purpose.OPEN311
+                )
+        except TooManyRequests:
+            raise
         except ApplicationError:
             raise Open311Error(403, "api_key is missing or not valid.") from None
         code = _param(request, "service_code")

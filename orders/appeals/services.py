@@ -46,7 +46,7 @@ from gis.models import User
 from gis.roles import Role, viewer_for
 from layers.models import Organisation
 from layers.registry import LAYERS, source_layers
-from layers.selectors import degrees_for
+from layers.selectors import city_check, degrees_for
 from orders.appeals.categories import ADMINISTRATION, CATEGORIES, DEMO_NOTE, POLICE
 from orders.appeals.lifecycle import TRANSITIONS, Actor, allowed_moves, may_move, who_may
 from orders.appeals.models import (
@@ -250,11 +250,16 @@ def appeals_link_bulk(*, layer: str, radius_m: float, appeals: QuerySet[Appeal])
 
 
 def _check_point(point: Point | None) -> None:
-    if point is not None and not (-180 <= point.x <= 180 and -90 <= point.y <= 90):
+    """400 unless the point is lon/lat in the city (layers.selectors.city_contains)."""
+    if point is None:
+        return
+    if not (-180 <= point.x <= 180 and -90 <= point.y <= 90):
         raise ApplicationError(
             "A point must be lon/lat: lon within -180…180, lat within -90…90.",
             extra={"fields": {"point": ["Not lon/lat."]}},
         )
+    point.srid = 4326
+    city_check(point, field="point", what="The point")
 
 
 @transaction.atomic

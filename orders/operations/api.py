@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from gis.exceptions import BadQuery, Forbidden, Unauthorized, validated
 from gis.roles import STAFF_ROLES, viewer_for
+from gis.serializers import DayField
 from orders.appeals.api import BboxField
 from orders.operations import problems
 from orders.operations.works import works_on
@@ -78,7 +79,7 @@ class RepeatedProblemsApi(APIView):
 
 
 class WorksQuery(serializers.Serializer):
-    date = serializers.DateField(
+    date = DayField(
         required=False, help_text="YYYY-MM-DD, the city's calendar day (default: today)"
     )
     bbox = BboxField(required=False, help_text="west,south,east,north (lon/lat)")

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from gis.exceptions import BadInput, Forbidden, Unauthorized, validated
 from gis.roles import Role, Viewer, viewer_for
+from gis.serializers import DayField
 from orders.operations import dashboard
 from orders.operations.dashboard import MAX_DAYS, NONE, DashboardQuery
 
@@ -70,13 +71,11 @@ DashboardParams = type(
     (serializers.Serializer,),
     {
         # "from" is a Python keyword: the fields are added by name.
-        "from": serializers.DateField(
+        "from": DayField(
             required=False,
             help_text=f"first day, YYYY-MM-DD (default: {DEFAULT_DAYS - 1} days before to)",
         ),
-        "to": serializers.DateField(
-            required=False, help_text="last day, included, YYYY-MM-DD (default: today)"
-        ),
+        "to": DayField(required=False, help_text="last day, included, YYYY-MM-DD (default: today)"),
         "district": IdOrNoneField(
             required=False, help_text="a district id, or 'none': appeals in no district"
         ),

@@ -9,7 +9,7 @@ from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,10 +18,13 @@ from rest_framework_gis.pagination import GeoJsonPagination
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from gis.exceptions import BadQuery, Forbidden, NotFound, validated
+from gis.parsers import JSONParser
 from gis.roles import Viewer, viewer_for
+from gis.serializers import DayField
 from layers.models import NetworkKind
 from orders.permits import selectors, services
 from orders.permits.models import Claim, Extension, Permit, PermitHistory, RestorationDocument
+from orders.permits.uploads import MAX_UPLOAD_BYTES, download_name
 
 MAX_ID = 2**63 - 1
 
@@ -68,14 +71,11 @@ class ExtensionSerializer(serializers.ModelSerializer):
 
 
 class DocumentSerializer(serializers.ModelSerializer):
-    name = serializers.SerializerMethodField()
+    name = serializers.CharField(source="original_name", help_text="the uploader's file name")
 
     class Meta:
         model = RestorationDocument
-        fields = ("id", "kind", "name", "uploaded_at")
-
-    def get_name(self, document: RestorationDocument) -> str:
-        return document.file.name.rsplit("/", 1)[-1]
+        fields = ("id", "kind", "content_type", "name", "uploaded_at")
 
 
 class ClaimSerializer(serializers.ModelSerializer):
@@ -250,9 +250,9 @@ class PermitIssueInput(serializers.Serializer):
     )
     address = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     geom = GeoJsonPolygonField(help_text="The work area: a GeoJSON Polygon in lon/lat")
-    issued_on = serializers.DateField(required=False, help_text="default: today")
-    planned_start = serializers.DateField()
-    deadline = serializers.DateField(help_text="restoration due")
+    issued_on = DayField(required=False, help_text="default: today")
+    planned_start = DayField()
+    deadline = DayField(help_text="restoration due")
     conflict_override = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -269,7 +269,7 @@ class PermitUpdateInput(serializers.Serializer):
         choices=NetworkKind.choices, required=False, allow_blank=True
     )
     address = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    planned_start = serializers.DateField(required=False)
+    planned_start = DayField(required=False)
     geom = GeoJsonPolygonField(required=False, help_text="a new work area: checked again")
     conflict_override = serializers.CharField(required=False, allow_blank=True, default="")
 
@@ -290,12 +290,12 @@ class ReasonInput(serializers.Serializer):
 
 
 class ExtensionRequestInput(serializers.Serializer):
-    new_deadline = serializers.DateField()
+    new_deadline = DayField()
     reason = serializers.CharField(max_length=2000)
 
 
 class ExtendInput(serializers.Serializer):
-    new_deadline = serializers.DateField(required=False, help_text="default: the request's")
+    new_deadline = DayField(required=False, help_text="default: the request's")
     reason = serializers.CharField(
         max_length=2000,
         required=False,
@@ -309,14 +309,14 @@ class ExtendInput(serializers.Serializer):
 
 
 class RestorationInput(serializers.Serializer):
-    restored_on = serializers.DateField()
+    restored_on = DayField()
     text = serializers.CharField(max_length=5000)
     files = serializers.ListField(
         child=serializers.FileField(allow_empty_file=False),
         required=False,
         default=list,
         help_text=f"photos (JPEG, PNG, WebP) or PDF documents, each at most "
-        f"{services.MAX_UPLOAD_BYTES // (1024 * 1024)} MB",
+        f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB",
     )
 
 
@@ -595,7 +595,28 @@ class RestorationDocumentApi(APIView):
             handle = document.file.open("rb")
         except FileNotFoundError:
             raise NotFound("The file is missing from storage.") from None
-        return FileResponse(handle, filename=document.file.name.rsplit("/", 1)[-1])
+        return uploaded_file_response(
+            handle,
+            content_type=document.content_type,
+            filename=download_name(document.original_name, document.content_type),
+        )
+
+
+# What a browser may do with a file a contractor uploaded: nothing but save it. Even were it
+# shown, the sandbox gives it an origin of its own (no cookies, storage or our API) and no script.
+UPLOAD_POLICY = "default-src 'none'; sandbox; frame-ancestors 'none'"
+
+
+def uploaded_file_response(handle: Any, *, content_type: str, filename: str) -> FileResponse:
+    """A stored upload as a download: only its checked type, never sniffed, never a page."""
+    response = FileResponse(
+        handle, as_attachment=True, filename=filename, content_type=content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = UPLOAD_POLICY
+    response["Cache-Control"] = "private, no-store"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
 
 
 # --- claims -----------------------------------------------------------------------------------

@@ -121,11 +121,19 @@ class RestorationAct(models.Model):
 
 
 class RestorationDocument(models.Model):
+    """A photo or PDF of a restoration act, stored under a generated name (orders.permits.uploads).
+
+    ``content_type`` is what parsing found, and the only type it is ever served as;
+    ``original_name`` is the client's name for it, shown to people and never used as a path.
+    """
+
     act = models.ForeignKey(RestorationAct, on_delete=models.CASCADE, related_name="documents")
     file = models.FileField(upload_to="restoration/%Y/%m/")
     kind = models.CharField(
         max_length=16, choices=[("photo", "Photo"), ("document", "Document")], default="photo"
     )
+    content_type = models.CharField(max_length=64, default="application/octet-stream")
+    original_name = models.CharField(max_length=200, blank=True)
     uploaded_at = models.DateTimeField(auto_now_add=True)
 
 

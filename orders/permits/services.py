@@ -43,6 +43,7 @@ from rest_framework import status as http
 from gis.exceptions import ApplicationError, BadInput, Conflict, Forbidden, NotFound, Unauthorized
 from gis.roles import Role, Viewer
 from layers.models import Organisation
+from layers.selectors import city_check
 from orders.permits.models import (
     Claim,
     Extension,
@@ -62,6 +63,13 @@ from orders.permits.selectors import (
     permits_visible,
     police_organisation,
 )
+from orders.permits.uploads import (
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_FILES,
+    display_name,
+    stored_name,
+    upload_check,
+)
 
 logger = logging.getLogger(__name__)
 WGS84 = Geod(ellps="WGS84")
@@ -77,9 +85,12 @@ SEND_BATCH = 50
 REDELIVER_AFTER = timedelta(minutes=15)
 
 MAX_AREA_M2 = 50_000.0  # 5 ha: a dig site, not a district
+# The calendar of a dig permit: registered within a year of its issue, started within a year of
+# it, restored within two years of the start (an extension too). Beyond, a date is a typo.
+MAX_ISSUED_AGO = timedelta(days=366)
+MAX_START_FROM_ISSUE = timedelta(days=366)
+MAX_DIG = timedelta(days=731)
 MAX_AREA_VERTICES = 1_000
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-MAX_UPLOAD_FILES = 10
 # Two issuances that overlap must not both pass the conflict check: they queue on this lock.
 ISSUE_LOCK_KEY = 0x7065726D  # "perm"
 REDELIVER_LOCK_KEY = 0x636C6D73  # "clms"
@@ -250,6 +261,7 @@ def _check_area(geom: GEOSGeometry) -> None:
         raise bad(
             f"The work area is {area:,.0f} m²; a permit covers at most {MAX_AREA_M2:,.0f} m²."
         )
+    city_check(geom, field="geom", what="The work area")
 
 
 def _check_blocking(conflicts: list[DigConflict], override: str) -> None:
@@ -355,15 +367,39 @@ def _conflict_summary(conflict: DigConflict) -> dict[str, Any]:
 
 
 def _check_dates(*, issued_on: date, planned_start: date, deadline: date, today: date) -> None:
+    """400 with each field's reason unless the dates make a dig permit, as of ``today``.
+
+    Bounded, not only ordered: a permit "issued" in year 0001 would be 740,000 days overdue the
+    moment it is saved, and the sweep would send two formal claims for it at once.
+    """
     errors: dict[str, list[str]] = {}
     if issued_on > today:
         errors["issued_on"] = ["A permit cannot be issued in the future."]
+    elif issued_on < today - MAX_ISSUED_AGO:
+        errors["issued_on"] = [f"Issued more than {MAX_ISSUED_AGO.days} days ago: a typo?"]
+    if abs(planned_start - issued_on) > MAX_START_FROM_ISSUE:
+        errors["planned_start"] = [
+            f"More than {MAX_START_FROM_ISSUE.days} days from the issue date: a typo?"
+        ]
     if deadline < planned_start:
         errors["deadline"] = ["The deadline is before the planned start."]
     elif deadline < issued_on:
         errors["deadline"] = ["The deadline is before the permit is issued."]
+    elif deadline - planned_start > MAX_DIG:
+        errors["deadline"] = [f"More than {MAX_DIG.days} days after the planned start: a typo?"]
     if errors:
         raise BadInput(" ".join(m for ms in errors.values() for m in ms), extra={"fields": errors})
+
+
+def _check_start(permit: Permit) -> None:
+    """A moved planned start stays near the issue date and before the deadline."""
+    message = ""
+    if abs(permit.planned_start - permit.issued_on) > MAX_START_FROM_ISSUE:
+        message = f"More than {MAX_START_FROM_ISSUE.days} days from the issue date: a typo?"
+    elif permit.planned_start > permit.deadline:
+        message = "The planned start is after the deadline."
+    if message:
+        raise BadInput(message, extra={"fields": {"planned_start": [message]}})
 
 
 UPDATABLE = (
@@ -397,6 +433,8 @@ def permit_update(
     }
     for name, value in changes.items():
         setattr(permit, name, value)
+    if "planned_start" in changes:
+        _check_start(permit)
     conflicts: list[DigConflict] = []
     if geom is not None and not geom.equals_exact(permit.geom, tolerance=0):
         _check_area(geom)
@@ -448,6 +486,8 @@ def _check_new_deadline(permit: Permit, new_deadline: date) -> None:
         message = f"The new deadline must be after the current one ({permit.deadline.isoformat()})."
     elif new_deadline < today:
         message = "The new deadline is in the past."
+    elif new_deadline - max(permit.deadline, today) > MAX_DIG:
+        message = f"More than {MAX_DIG.days} days after the current deadline: a typo?"
     else:
         return
     raise BadInput(message, extra={"fields": {"new_deadline": [message]}})
@@ -576,33 +616,14 @@ def permit_extension_refuse(
     return extension
 
 
-# Magic bytes of what a restoration act may carry: photos and PDF documents.
-UPLOAD_TYPES: tuple[tuple[bytes, str, str], ...] = (
-    (b"%PDF-", "document", "application/pdf"),
-    (b"\xff\xd8\xff", "photo", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "photo", "image/png"),
-    (b"RIFF", "photo", "image/webp"),
-)
-
-
-def upload_kind(upload: UploadedFile) -> str:
-    """Photo or document, from the file's first bytes; 413 too large, 400 another type."""
+def upload_size_check(upload: UploadedFile) -> None:
+    """413 naming the file when it is over ``MAX_UPLOAD_BYTES``."""
     if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
+        name = display_name(upload.name)
         raise TooLarge(
-            f"{upload.name} is {upload.size:,} bytes; a file may have at most "
-            f"{MAX_UPLOAD_BYTES:,}.",
-            extra={"fields": {"files": [f"{upload.name}: too large."]}},
+            f"{name} is {upload.size:,} bytes; a file may have at most {MAX_UPLOAD_BYTES:,}.",
+            extra={"fields": {"files": [f"{name}: too large."]}},
         )
-    upload.seek(0)
-    head = upload.read(16)
-    upload.seek(0)
-    for magic, kind, _ in UPLOAD_TYPES:
-        if head.startswith(magic) and (magic != b"RIFF" or head[8:12] == b"WEBP"):
-            return kind
-    raise BadInput(
-        f"{upload.name} is not a JPEG, PNG or WebP photo nor a PDF document.",
-        extra={"fields": {"files": [f"{upload.name}: not a photo or a PDF."]}},
-    )
 
 
 @transaction.atomic
@@ -629,7 +650,9 @@ def permit_restoration_add(
         )
     if len(files) > MAX_UPLOAD_FILES:
         raise BadInput(f"At most {MAX_UPLOAD_FILES} files at once.")
-    kinds = [upload_kind(f) for f in files]
+    for upload in files:
+        upload_size_check(upload)
+    checked = [upload_check(f) for f in files]
     act = RestorationAct.objects.filter(permit=permit).first()
     if act is None and not files:
         raise BadInput(
@@ -642,9 +665,14 @@ def permit_restoration_add(
     act.text = text
     act.full_clean(exclude=["permit"])
     act.save()
-    for upload, kind in zip(files, kinds, strict=True):
-        document = RestorationDocument(act=act, kind=kind)
-        document.file.save(upload.name or "upload", upload, save=False)
+    for upload, check in zip(files, checked, strict=True):
+        document = RestorationDocument(
+            act=act,
+            kind=check.kind,
+            content_type=check.content_type,
+            original_name=display_name(upload.name),
+        )
+        document.file.save(stored_name(check), upload, save=False)
         document.save()
     _record(
         permit,
@@ -652,7 +680,10 @@ def permit_restoration_add(
         "restoration_act",
         before=permit.status,
         comment=text,
-        data={"restored_on": restored_on.isoformat(), "files": [f.name for f in files]},
+        data={
+            "restored_on": restored_on.isoformat(),
+            "files": [display_name(f.name) for f in files],
+        },
     )
     return act
 

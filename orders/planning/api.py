@@ -19,6 +19,7 @@ from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from gis.exceptions import Forbidden, Unauthorized, validated
 from gis.roles import Role, Viewer, viewer_for
+from gis.serializers import DayField
 from layers.models import NetworkKind, NetworkSegment, Organisation
 from orders.planning import selectors
 from orders.planning.charts import breaks_chart_svg
@@ -51,6 +52,17 @@ ERRORS = {
 # --- ranking -----------------------------------------------------------------------------------
 
 
+class RadiusField(serializers.FloatField):
+    """The apartments radius in metres, kept to the centimetre: 5e-324 is 0, not an underflow."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default", selectors.APARTMENTS_RADIUS_M)
+        super().__init__(min_value=0, max_value=selectors.MAX_APARTMENTS_RADIUS_M, **kwargs)
+
+    def to_internal_value(self, data: Any) -> float:
+        return round(super().to_internal_value(data), 2)
+
+
 class RankingQuery(serializers.Serializer):
     weights = serializers.CharField(
         default=selectors.DEFAULT_WEIGHTS,
@@ -63,11 +75,8 @@ class RankingQuery(serializers.Serializer):
         help_text="open_permits (an issued or in-progress excavation permit intersects the "
         "yard), repaired:N (repaired in the last N years); 'none' or empty: no exclusion",
     )
-    apartments_radius_m = serializers.FloatField(
-        default=selectors.APARTMENTS_RADIUS_M,
-        min_value=0,
-        max_value=selectors.MAX_APARTMENTS_RADIUS_M,
-        help_text="a yard serves the flats of the buildings within this distance (metres)",
+    apartments_radius_m = RadiusField(
+        help_text="a yard serves the flats of the buildings within this distance (metres)"
     )
     limit = serializers.IntegerField(
         default=100, min_value=1, max_value=selectors.MAX_RANKING_LIMIT
@@ -113,11 +122,7 @@ class PlanRequest(serializers.Serializer):
     )
     weights = serializers.CharField(default=selectors.DEFAULT_WEIGHTS)
     exclude = serializers.CharField(default=selectors.DEFAULT_EXCLUDE, allow_blank=True)
-    apartments_radius_m = serializers.FloatField(
-        default=selectors.APARTMENTS_RADIUS_M,
-        min_value=0,
-        max_value=selectors.MAX_APARTMENTS_RADIUS_M,
-    )
+    apartments_radius_m = RadiusField()
     first_month = serializers.IntegerField(
         default=selectors.DEFAULT_FIRST_MONTH, min_value=1, max_value=12
     )
@@ -143,7 +148,7 @@ class PlansQuery(serializers.Serializer):
 
 class ItemUpdate(serializers.Serializer):
     status = serializers.ChoiceField(choices=YardPlanItem.Status.choices)
-    done_on = serializers.DateField(required=False, allow_null=True)
+    done_on = DayField(required=False, allow_null=True)
 
 
 def _money(value: Decimal | None) -> float | None:
@@ -289,10 +294,10 @@ class YardPlanItemApi(APIView):
 
 class BreaksQuery(serializers.Serializer):
     kind = serializers.ChoiceField(choices=NetworkKind.choices, required=False)
-    since = serializers.DateField(
+    since = DayField(
         required=False, help_text=f"default: {selectors.DEFAULT_PERIOD_YEARS} years before until"
     )
-    until = serializers.DateField(required=False, help_text="default: today")
+    until = DayField(required=False, help_text="default: today")
 
 
 class HotspotsQuery(BreaksQuery):
@@ -412,8 +417,8 @@ class NetworkRepairSerializer(GeoFeatureModelSerializer):
 class NetworkRepairRequest(serializers.Serializer):
     segment = serializers.PrimaryKeyRelatedField(queryset=NetworkSegment.objects.all())
     organisation = serializers.PrimaryKeyRelatedField(queryset=Organisation.objects.all())
-    planned_start = serializers.DateField()
-    planned_end = serializers.DateField()
+    planned_start = DayField()
+    planned_end = DayField()
     status = serializers.ChoiceField(
         choices=NetworkRepair.Status.choices, default=NetworkRepair.Status.PLANNED
     )
@@ -426,9 +431,7 @@ class NetworkRepairRequest(serializers.Serializer):
 
 
 class NetworkRepairsQuery(serializers.Serializer):
-    date = serializers.DateField(
-        required=False, help_text="only repairs whose planned period covers this day"
-    )
+    date = DayField(required=False, help_text="only repairs whose planned period covers this day")
     status = serializers.ChoiceField(choices=NetworkRepair.Status.choices, required=False)
     segment = serializers.IntegerField(required=False, min_value=1)
 

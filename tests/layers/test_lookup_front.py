@@ -104,12 +104,14 @@ REQUESTS = [
     "/api/search?q=Ленина 12&layers=no_such_layer",
     "/api/search?q=Ленина 12&layers=networks",
     "/api/search?q=';DROP TABLE layers_building;--",
+    "/api/search?q=ab%00cd",
     f"/api/nearby?{NEAR}&radius=100",
     f"/api/nearby?{NEAR}&radius=200&layers=buildings,yards&limit=3",
     f"/api/nearby?{NEAR}&radius=50&layers=networks",
     f"/api/nearby?{NEAR}&radius=1000000",
     "/api/nearby?lon=abc&lat=1",
     f"/api/nearby?{NEAR}&layers=x'%20OR%201=1",
+    f"/api/nearby?{NEAR}&layers=build%00ings",
 ]
 
 
@@ -177,3 +179,9 @@ def test_a_wrong_token_is_401_at_the_front(city) -> None:
     (answer,) = through_front([("/api/search?q=Ленина 12", {"Authorization": "Token nope"})])
     assert answer.status_code == 401
     assert answer.json()["error"]["message"] == "Invalid token."
+
+
+def test_a_host_that_is_not_ours_is_400_at_the_front(city) -> None:
+    (answer,) = through_front([("/api/search?q=Ленина 12", {"Host": "evil.example.com"})])
+    assert answer.status_code == 400
+    assert "Host" in answer.json()["error"]["message"]

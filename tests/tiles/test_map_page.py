@@ -159,6 +159,7 @@ class MapPage:
         return found
 
     def log_in(self, token: str) -> None:
+        self.page.click("#login summary")  # the token field sits under "…or an API token"
         self.page.fill("#token", token)
         self.page.click("#login button[type=submit]")
 
@@ -287,7 +288,11 @@ def test_operator_token_adds_the_restricted_layers_and_log_out_removes_them(
     assert networks and all(n["kind"] for n in networks)
     screenshot(page, "map-operator.png")
 
-    # The token is kept: a reload still shows the operators' layers.
+    # The page holds no credential: the session cookie is HttpOnly, nothing is stored.
+    assert "sessionid" not in page.evaluate("() => document.cookie")
+    assert page.evaluate("() => localStorage.length + sessionStorage.length") == 0
+    assert "Logged in as map-operator (operator)." in page.inner_text("#logged-in")
+    # The session is kept: a reload still shows the operators' layers.
     page.reload()
     map_page.wait_idle()
     assert page.locator("#layer-list input[data-layer=networks]").count() == 1
@@ -310,19 +315,19 @@ def test_a_wrong_token_shows_a_clear_message(map_page: MapPage) -> None:
     error.wait_for()
     assert "not accepted" in error.inner_text()
     assert map_page.page.locator("#layer-list input[data-layer=networks]").count() == 0
-    assert map_page.page.evaluate("() => localStorage.getItem('citygis.token')") is None
-    assert map_page.refused == [f"401 {map_page.base_url}/tiles/"]
+    assert map_page.refused == [f"401 {map_page.base_url}/api/session"]
     assert map_page.restricted_requests() == []
 
 
-def test_a_saved_token_no_longer_accepted_falls_back_to_public_layers(map_page: MapPage) -> None:
-    map_page.page.add_init_script("localStorage.setItem('citygis.token', 'revoked')")
+def test_a_session_that_ended_shows_the_public_layers_and_the_login(map_page: MapPage) -> None:
+    map_page.page.context.add_cookies(
+        [{"name": "sessionid", "value": "ended" + "0" * 27, "url": map_page.base_url}]
+    )
     map_page.open()
-    error = map_page.page.locator("#login-error")
-    assert "no longer accepted" in error.inner_text()
     assert map_page.page.locator("#layer-list input[data-layer=buildings]").count() == 1
     assert map_page.page.locator("#login").is_visible()
     assert map_page.restricted_requests() == []
+    assert map_page.errors == []
 
 
 def test_style_draws_appeals_only_when_the_catalog_lists_them(map_page: MapPage) -> None:

@@ -1,14 +1,15 @@
 // The public map at /: MapLibre GL JS (served by us, window.maplibregl) over our own vector
-// tiles, a layer panel, object cards and the operator token login.
+// tiles, a layer panel, object cards and the staff login.
 //
-// The token lives in localStorage and rides on requests to our own origin only (catalog, TileJSON,
-// tiles) as "Authorization: Token …"; the style is rebuilt from the catalog the token may see.
+// Logging in opens a browser session (session.js: an HttpOnly cookie, never a token in the
+// page); the catalog, TileJSON and tiles are then what that session may see, and the style is
+// rebuilt from the catalog.
 
+import { credentialsOf, logIn as openSession, logOut as closeSession, whoAmI } from "./session.js";
 import { LAYER_KEY, buildStyle } from "./style.js";
 import { PITCH_3D, withBuildingsIn3D } from "./three_d.js";
 import { WORKS_LAYER, localDay, withWorksOn } from "./works_date.js";
 
-const TOKEN_KEY = "citygis.token";
 const config = JSON.parse(document.getElementById("citygis-config").textContent);
 const tilesUrl = new URL(config.catalogUrl, window.location.href).href;
 
@@ -16,8 +17,8 @@ const ui = {
   status: document.getElementById("status"),
   layerList: document.getElementById("layer-list"),
   login: document.getElementById("login"),
-  token: document.getElementById("token"),
   loggedIn: document.getElementById("logged-in"),
+  who: document.getElementById("who"),
   logout: document.getElementById("logout"),
   loginError: document.getElementById("login-error"),
   threeD: document.getElementById("three-d"),
@@ -26,7 +27,7 @@ const ui = {
 };
 
 const state = {
-  token: window.localStorage.getItem(TOKEN_KEY),
+  session: { authenticated: false },
   catalog: { layers: [] },
   hidden: new Set(),
   map: null,
@@ -35,37 +36,8 @@ const state = {
   worksDay: localDay(), // the date control's day: the works layer shows what is on then
 };
 
-class TokenRejected extends Error {}
-
-function isOurs(url) {
-  try {
-    return new URL(url, window.location.href).origin === window.location.origin;
-  } catch {
-    return false;
-  }
-}
-
-function authHeaders(token) {
-  return token ? { Authorization: `Token ${token}` } : {};
-}
-
-// MapLibre asks this for every request it makes (TileJSON, tiles): add the token for our origin.
-function transformRequest(url) {
-  if (!state.token || !isOurs(url)) return undefined;
-  return { url, headers: authHeaders(state.token) };
-}
-
-async function fetchCatalog(token) {
-  const response = await fetch(tilesUrl, { headers: authHeaders(token), cache: "no-store" });
-  if (response.status === 401 || response.status === 403) {
-    let detail = "";
-    try {
-      detail = (await response.json()).error?.message || "";
-    } catch {
-      // Not JSON: the status says enough.
-    }
-    throw new TokenRejected(detail);
-  }
+async function fetchCatalog() {
+  const response = await fetch(tilesUrl, { cache: "no-store" });
   if (!response.ok) throw new Error(`The layer catalog answered ${response.status}.`);
   return response.json();
 }
@@ -80,8 +52,10 @@ function showLoginError(text) {
 }
 
 function renderLogin() {
-  ui.login.hidden = Boolean(state.token);
-  ui.loggedIn.hidden = !state.token;
+  const { authenticated, username, role } = state.session;
+  ui.login.hidden = authenticated;
+  ui.loggedIn.hidden = !authenticated;
+  ui.who.textContent = authenticated ? `Logged in as ${username} (${role}).` : "";
 }
 
 function renderLayerList() {
@@ -251,37 +225,34 @@ function onClick(event) {
 
 async function logIn(event) {
   event.preventDefault();
-  const candidate = ui.token.value.trim();
+  const credentials = credentialsOf(ui.login);
   showLoginError("");
-  if (!candidate) {
-    showLoginError("Enter your operator token.");
+  if (!credentials.token && !(credentials.username && credentials.password)) {
+    showLoginError("Enter your username and password, or your API token.");
     return;
   }
-  let catalog;
   try {
-    catalog = await fetchCatalog(candidate);
+    state.session = await openSession(credentials);
   } catch (error) {
     showLoginError(
-      error instanceof TokenRejected
-        ? "That token was not accepted (401 Unauthorized). Check it and try again."
+      error.status === 401
+        ? `${error.message} Check it and try again.`
         : `Could not log in: ${error.message}`,
     );
     return;
   }
-  state.token = candidate;
-  window.localStorage.setItem(TOKEN_KEY, candidate);
-  ui.token.value = "";
+  ui.login.reset();
+  const catalog = await fetchCatalog();
   applyCatalog(catalog);
   const added = catalog.layers.filter((layer) => !layer.public).length;
   showStatus(added ? `Logged in: ${added} operator layers added.` : "Logged in.");
 }
 
 async function logOut() {
-  state.token = null;
-  window.localStorage.removeItem(TOKEN_KEY);
   showLoginError("");
   try {
-    applyCatalog(await fetchCatalog(null));
+    state.session = await closeSession();
+    applyCatalog(await fetchCatalog());
     showStatus("Logged out: public layers only.");
   } catch (error) {
     showStatus(error.message);
@@ -293,16 +264,10 @@ async function logOut() {
 async function start() {
   let catalog = { layers: [] };
   try {
-    catalog = await fetchCatalog(state.token);
+    state.session = await whoAmI();
+    catalog = await fetchCatalog();
   } catch (error) {
-    if (error instanceof TokenRejected && state.token) {
-      state.token = null;
-      window.localStorage.removeItem(TOKEN_KEY);
-      showLoginError("The saved operator token is no longer accepted; showing public layers.");
-      catalog = await fetchCatalog(null).catch(() => catalog);
-    } else {
-      showStatus(`Could not load the layer list: ${error.message}`);
-    }
+    showStatus(`Could not load the layer list: ${error.message}`);
   }
   state.catalog = catalog;
   const map = new maplibregl.Map({
@@ -312,7 +277,6 @@ async function start() {
     zoom: config.zoom,
     hash: true,
     attributionControl: { compact: false },
-    transformRequest,
   });
   state.map = map;
   window.citygisMap = map;

@@ -1,37 +1,24 @@
 // A staff page beside a map (gis/templates/gis/panel.html: /dashboard, /planning/hotspots). The
-// page holds no data: everything comes from the staff-only API, with the token the main map keeps
-// in localStorage (or an admin session). This module keeps that token, reads the API's errors,
-// shows the status line and the login form, and opens the map on our own base style.
+// page holds no data: everything comes from the staff-only API, with the browser's session (the
+// map's login, or the admin's: session.js). This module reads the API's errors, shows the status
+// line and the login form, and opens the map on our own base style.
 
+import { credentialsOf, logIn } from "./session.js";
 import { buildStyle } from "./style.js";
 
-const TOKEN_KEY = "citygis.token";
-const token = window.localStorage.getItem(TOKEN_KEY);
 const loginForm = document.getElementById("login");
 
 export const config = JSON.parse(document.getElementById("page-config").textContent);
 export const EMPTY = { type: "FeatureCollection", features: [] };
 const catalogUrl = new URL(config.catalogUrl, window.location.href).href;
 
-// 401 or 403: the caller must log in with a staff token.
+// 401 or 403: the caller must log in as staff.
 export class NotAllowed extends Error {}
 
-function headers(extra = {}) {
-  return token ? { Authorization: `Token ${token}`, ...extra } : extra;
-}
-
-function isOurs(url) {
-  try {
-    return new URL(url, window.location.href).origin === window.location.origin;
-  } catch {
-    return false;
-  }
-}
-
-// GET with the token; a 304 (an ETag asked in `extra`) is an answer too. Errors carry the API's
+// GET in the session; a 304 (an ETag asked in `extra`) is an answer too. Errors carry the API's
 // message: NotAllowed for 401 and 403, Error otherwise.
 export async function get(url, extra = {}) {
-  const response = await fetch(url, { headers: headers(extra), cache: "no-store" });
+  const response = await fetch(url, { headers: extra, cache: "no-store" });
   if (response.status === 304 || response.ok) return response;
   let message = `The server answered ${response.status}.`;
   try {
@@ -63,19 +50,24 @@ export function queryString(form) {
 export function askToLogIn(error) {
   loginForm.hidden = false;
   document.getElementById("results").hidden = true;
-  setState("login", `${error.message} Log in with an operator's or planner's token.`);
+  setState("login", `${error.message} Log in as an operator or planner.`);
 }
 
 export function loggedIn() {
   loginForm.hidden = true;
 }
 
-loginForm.addEventListener("submit", (event) => {
+loginForm.addEventListener("submit", async (event) => {
   event.preventDefault();
-  const candidate = document.getElementById("token").value.trim();
-  if (!candidate) return;
-  window.localStorage.setItem(TOKEN_KEY, candidate);
-  // The map's restricted layers come with the token's catalog: start again with it.
+  const error = document.getElementById("login-error");
+  try {
+    await logIn(credentialsOf(loginForm));
+  } catch (refused) {
+    error.textContent = refused.message;
+    error.hidden = false;
+    return;
+  }
+  // The map's restricted layers come with the session's catalog: start again with it.
   window.location.reload();
 });
 
@@ -96,7 +88,6 @@ export async function openMap(name) {
     center: config.center,
     zoom: config.zoom,
     attributionControl: { compact: false },
-    transformRequest: (url) => (token && isOurs(url) ? { url, headers: headers() } : undefined),
   });
   window[name] = map;
   map.addControl(new maplibregl.NavigationControl(), "top-right");

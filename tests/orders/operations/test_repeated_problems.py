@@ -241,3 +241,10 @@ def test_the_tile_layer_shows_the_problems_to_operators_not_to_the_public(
     assert feature["properties"]["appeals"] == 3
     assert feature["properties"]["categories"] == "pothole 3"
     assert feature["properties"]["kind"] == "place"
+
+
+@pytest.mark.parametrize("months", [100, 200, 240])
+def test_the_longest_documented_periods_answer(city, client_for, months):
+    response = client_for(Role.OPERATOR).get(f"/api/problems/repeated?months={months}")
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["parameters"]["months"] == months

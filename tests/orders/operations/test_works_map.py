@@ -72,7 +72,7 @@ def drawn_works(map_page: MapPage) -> set[str]:
 def test_the_date_control_changes_which_works_are_drawn(
     browser: Browser, base_url: str, demo_city: dict
 ) -> None:
-    page = new_page(browser, demo_city["operator"])
+    page = new_page(browser, demo_city["operator"], base_url)
     map_page = MapPage(page=page, base_url=base_url)
     collect_errors(page, map_page.errors)
     page.on("response", map_page.on_response)

@@ -19,6 +19,7 @@ from orders.permits.services import (
     permit_close,
     permit_restoration_add,
 )
+from tests.factories import png_bytes
 from tests.orders.permits.conftest import SYSTEM, claims_in_jobs, day_after
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_jobs")]
@@ -92,7 +93,7 @@ def test_a_sweep_skips_permits_another_sweep_holds_and_never_waits_for_it(make_p
 
 
 def _restore(permit: Permit) -> None:
-    png = SimpleUploadedFile("after.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
+    png = SimpleUploadedFile("after.png", png_bytes())
     permit_restoration_add(
         viewer=SYSTEM, permit_id=permit.pk, restored_on=local_today(), text="Done", files=[png]
     )

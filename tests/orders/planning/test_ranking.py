@@ -198,3 +198,18 @@ def test_the_ranking_is_for_operators_and_planners_only(client_for, yards: dict)
     assert client_for(None).get(URL).status_code == 401
     assert client_for(Role.CONTRACTOR).get(URL).status_code == 403
     assert client_for(Role.OPERATOR).get(URL).status_code == 200
+
+
+@pytest.mark.parametrize("radius", ["5e-324", "1e-300", "0.004"])
+def test_a_radius_below_a_centimetre_is_no_radius_not_an_underflow(
+    planner: APIClient, yards: dict, radius: str
+) -> None:
+    response = planner.get(f"/api/yards/ranking?apartments_radius_m={radius}")
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["apartments_radius_m"] == 0
+
+
+@pytest.mark.parametrize("radius", ["-1", "nan", "inf", "1e308"])
+def test_a_radius_out_of_range_is_400(planner: APIClient, yards: dict, radius: str) -> None:
+    response = planner.get(f"/api/yards/ranking?apartments_radius_m={radius}")
+    assert response.status_code == 400

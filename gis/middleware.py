@@ -1,0 +1,126 @@
+"""Every request: an id on its answer, JSON for an error no view caught, no NUL bytes."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable
+
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from psycopg_pool import PoolTimeout
+
+from gis.exceptions import NulByte, error_body, nul_in
+
+log = logging.getLogger("citygis.errors")
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+"""A request id a proxy sent along (X-Request-ID) is kept when it looks like one."""
+UNAVAILABLE_RETRY_S = 5
+DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
+# What Django's own handler turns into a 4xx (django.core.handlers.exception).
+CLIENT_ERRORS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation, MultiPartParserError)
+
+
+def request_id(request: HttpRequest) -> str:
+    rid = getattr(request, "request_id", None)
+    if rid is None:
+        sent = request.headers.get("X-Request-ID", "")
+        rid = sent if REQUEST_ID.match(sent) else uuid.uuid4().hex[:16]
+        request.request_id = rid
+    return rid
+
+
+class RequestIdMiddleware:
+    """Every answer carries X-Request-ID; an exception becomes a JSON 500 (503: no database).
+
+    The traceback goes to the log under the same id, so an operator's report ("request
+    3f2a…") finds it; the client never sees it, with DEBUG on or off.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        rid = request_id(request)
+        response = self.get_response(request)
+        response["X-Request-ID"] = rid
+        return response
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        if isinstance(exc, CLIENT_ERRORS):
+            return None  # Django answers these itself: 400, 403, 404
+        return error_response(request, exc)
+
+
+def error_response(request: HttpRequest, exc: BaseException | None) -> JsonResponse:
+    rid = request_id(request)
+    if isinstance(exc, DATABASE_DOWN):
+        log.warning(
+            "request %s %s %s: database unavailable: %s", rid, request.method, request.path, exc
+        )
+        response = JsonResponse(
+            error_body(
+                "The database is unavailable; try again shortly.",
+                code="unavailable",
+                request_id=rid,
+            ),
+            status=503,
+        )
+        response["Retry-After"] = str(UNAVAILABLE_RETRY_S)
+        return response
+    if exc is not None:  # Django's handler500 has logged its own (django.request)
+        log.error(
+            "request %s %s %s failed",
+            rid,
+            request.method,
+            request.path,
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+    return JsonResponse(
+        error_body(
+            f"Internal error; the operations centre can look it up as request {rid}.",
+            code="server_error",
+            request_id=rid,
+        ),
+        status=500,
+    )
+
+
+NUL = "\x00"
+OPEN311_PREFIX = "/open311/"
+
+
+def nul_at(request: HttpRequest) -> str | None:
+    """Where a NUL byte is: "path", or the query or form parameter that holds one; else None."""
+    if NUL in request.path:
+        return "path"
+    if where := nul_in(request.GET.lists()):
+        return where
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        try:
+            return nul_in(request.POST.lists())
+        except (SuspiciousOperation, MultiPartParserError):
+            return None  # too large or malformed: the view answers that (413, 400)
+    return None
+
+
+class RejectNulMiddleware:
+    """400 for a NUL byte anywhere a view would read text (JSON bodies: gis.parsers)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (where := nul_at(request)) is not None:
+            error = NulByte(where)
+            if request.path.startswith(OPEN311_PREFIX):  # the GeoReport spec's error list
+                body = [{"code": 400, "description": error.message}]
+                return JsonResponse(body, status=400, safe=False)
+            return JsonResponse(
+                error_body(error.message, code=error.code, **error.extra), status=400
+            )
+        return self.get_response(request)
