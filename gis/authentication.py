@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
@@ -42,13 +43,13 @@ def session_login(
         with secret_checked(request_ip(request)):
             row = Token.objects.select_related("user").filter(key=token.strip()).first()
             if row is None or not row.user.is_active:
-                raise Unauthorized("That token was not accepted.")
+                raise Unauthorized(_("That token was not accepted."))
         # The token stands for the password: the session is the model backend's, as it would be.
         login(request, row.user, backend="django.contrib.auth.backends.ModelBackend")
         return row.user
     if not (username and password):
         raise BadInput(
-            "Give a token, or a username and a password.",
+            _("Give a token, or a username and a password."),
             extra={"fields": {"token": ["Required without a username and password."]}},
         )
     try:
@@ -58,10 +59,11 @@ def session_login(
     if getattr(request, "axes_locked_out", False):
         wait = int(settings.AXES_COOLOFF_TIME.total_seconds())
         raise TooManyRequests(
-            f"Too many failed logins; try again in {wait // 60} min.", retry_after=wait
+            _("Too many failed logins; try again in %(value)s min.") % {"value": wait // 60},
+            retry_after=wait,
         )
     if user is None:
-        raise Unauthorized("That username and password were not accepted.")
+        raise Unauthorized(_("That username and password were not accepted."))
     login(request, user)
     return user
 

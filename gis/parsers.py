@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
@@ -23,16 +24,18 @@ def json_body_check(data: Any, limit: int = MAX_JSON_DEPTH) -> None:
     while stack:
         value, depth = stack.pop()
         if depth > limit:
-            raise ParseError(f"The JSON body nests deeper than {limit} levels.")
+            raise ParseError(
+                _("The JSON body nests deeper than %(limit)s levels.") % {"limit": limit}
+            )
         if isinstance(value, dict):
             for key, item in value.items():
                 if "\x00" in key:
-                    raise ParseError("The JSON body contains a NUL character (\\u0000).")
+                    raise ParseError(_("The JSON body contains a NUL character (\\u0000)."))
                 stack.append((item, depth + 1))
         elif isinstance(value, list):
             stack.extend((v, depth + 1) for v in value)
         elif isinstance(value, str) and "\x00" in value:
-            raise ParseError("The JSON body contains a NUL character (\\u0000).")
+            raise ParseError(_("The JSON body contains a NUL character (\\u0000)."))
 
 
 class JSONParser(parsers.JSONParser):
@@ -42,6 +45,9 @@ class JSONParser(parsers.JSONParser):
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
-            raise ParseError(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.") from None
+            raise ParseError(
+                _("The JSON body nests deeper than %(max_json_depth)s levels.")
+                % {"max_json_depth": MAX_JSON_DEPTH}
+            ) from None
         json_body_check(data)
         return data

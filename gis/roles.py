@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    PUBLIC = "public", "Public"
-    OPERATOR = "operator", "Operator"
-    PLANNER = "planner", "Planner"
-    CONTRACTOR = "contractor", "Contractor"
+    PUBLIC = "public", _("Public")
+    OPERATOR = "operator", _("Operator")
+    PLANNER = "planner", _("Planner")
+    CONTRACTOR = "contractor", _("Contractor")
 
 
 STAFF_ROLES = frozenset({Role.OPERATOR, Role.PLANNER})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, ClassVar
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework.utils.serializer_helpers import BindingDict
 
@@ -40,7 +41,10 @@ MIN_YEAR, MAX_YEAR = 1900, 2100
 
 def year_checked(value: date | datetime) -> date | datetime:
     if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise serializers.ValidationError(f"A date between {MIN_YEAR} and {MAX_YEAR}.")
+        raise serializers.ValidationError(
+            _("A date between %(min_year)s and %(max_year)s.")
+            % {"min_year": MIN_YEAR, "max_year": MAX_YEAR}
+        )
     return value
 
 

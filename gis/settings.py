@@ -100,6 +100,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: the switch's cookie, else Accept-Language, else CITY_LANGUAGE.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -219,7 +221,29 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # (PgBouncer before 1.21) stands between citygis and PostgreSQL.
 DB_PREPARED_STATEMENTS = _env_bool("DB_PREPARED_STATEMENTS", True)
 
-LANGUAGE_CODE = "en-us"
+# The city's language: what a page, an API error and a document speak when the browser asks for
+# none of ours. Russian or Kazakh for a CIS city; English for the demo city.
+LANGUAGES = [("ru", "Русский"), ("kk", "Қазақша"), ("en", "English")]
+CITY_LANGUAGE = os.environ.get("CITY_LANGUAGE", "en")
+if CITY_LANGUAGE not in dict(LANGUAGES):
+    raise ImproperlyConfigured(f"CITY_LANGUAGE must be one of {', '.join(dict(LANGUAGES))}.")
+LANGUAGE_CODE = CITY_LANGUAGE
+# How the city writes an address: "1200 North Avenue" (English) or "Покровский бульвар, 4/17 с6"
+# (Russian, Kazakh): in cards, lists, search answers and documents.
+ADDRESS_NUMBER_FIRST = _env_bool("ADDRESS_NUMBER_FIRST", CITY_LANGUAGE == "en")
+# Claims are legal letters: Russian in a Russian or Kazakh city (Kazakh on request), English in
+# the demo city; the same claim reads the same whoever downloads it.
+CLAIM_LANGUAGE = os.environ.get("CLAIM_LANGUAGE", "en" if CITY_LANGUAGE == "en" else "ru")
+if CLAIM_LANGUAGE not in dict(LANGUAGES):
+    raise ImproperlyConfigured(f"CLAIM_LANGUAGE must be one of {', '.join(dict(LANGUAGES))}.")
+# locale/ holds the catalogs of every app (scripts/messages.sh writes there); no app has its
+# own, so that makemessages writes every string to the one place.
+LOCALE_PATHS = [Path(os.environ.get("CITYGIS_LOCALE_DIR", BASE_DIR / "locale"))]
+LANGUAGE_COOKIE_NAME = "citygis_language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+# Dates as each language writes them: ДД.ММ.ГГГГ in ru/kk, ISO in en (gis/formats).
+FORMAT_MODULE_PATH = ["gis.formats"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

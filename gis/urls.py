@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.utils.translation import gettext_lazy as _
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from gis.api import SessionApi
@@ -8,12 +10,16 @@ from tiles.views import map_page
 
 handler500 = "gis.views.server_error"
 
-admin.site.site_header = "citygis administration"
+admin.site.site_header = _("citygis administration")
 admin.site.site_title = "citygis"
 
 urlpatterns = [
     path("", map_page, name="map"),
     path("healthz", healthz, name="healthz"),
+    # The language switch of every page (POST, then back to where it was) and the strings of the
+    # pages' scripts in the viewer's language (gettext() and interpolate() for citygis/*.js).
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/js", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

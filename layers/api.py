@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -38,14 +39,15 @@ class SearchQuerySerializer(QueryParams):
     def validate_q(self, value: str) -> str:
         if len(value.strip()) < MIN_QUERY_CHARS:
             raise serializers.ValidationError(
-                f"Type at least {MIN_QUERY_CHARS} characters to search."
+                _("Type at least %(min_query_chars)s characters to search.")
+                % {"min_query_chars": MIN_QUERY_CHARS}
             )
         return value
 
     def validate_layers(self, value: str) -> list[str]:
         names = [n.strip() for n in value.split(",") if n.strip()]
         if not names:
-            raise serializers.ValidationError("Name at least one layer, e.g. buildings,yards.")
+            raise serializers.ValidationError(_("Name at least one layer, e.g. buildings,yards."))
         return names
 
     def validate_near(self, value: str) -> tuple[float, float]:
@@ -54,12 +56,12 @@ class SearchQuerySerializer(QueryParams):
             lon, lat = (float(p) for p in parts)
         except ValueError:
             raise serializers.ValidationError(
-                "Give near as lon,lat in degrees, e.g. 69.15,54.87."
+                _("Give near as lon,lat in degrees, e.g. 69.15,54.87.")
             ) from None
         if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180):
-            raise serializers.ValidationError("lon must be within -180…180.")
+            raise serializers.ValidationError(_("lon must be within -180…180."))
         if not -90 <= lat <= 90:
-            raise serializers.ValidationError("lat must be within -90…90.")
+            raise serializers.ValidationError(_("lat must be within -90…90."))
         return lon, lat
 
 
@@ -153,5 +155,8 @@ def search_params(query: Mapping[str, str]) -> dict[str, Any]:
     checked = SearchQuerySerializer(data=query)
     if not checked.is_valid():
         field, messages = next(iter(checked.errors.items()))
-        raise BadSearch(f"{field}: {messages[0]}", extra={"fields": checked.errors})
+        raise BadSearch(
+            _("%(field)s: %(0)s") % {"field": field, "0": messages[0]},
+            extra={"fields": checked.errors},
+        )
     return dict(checked.validated_data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -35,7 +36,7 @@ class LayerListField(serializers.CharField):
     def to_internal_value(self, data):
         names = [n.strip() for n in super().to_internal_value(data).split(",") if n.strip()]
         if not names:
-            raise serializers.ValidationError("Name at least one layer.")
+            raise serializers.ValidationError(_("Name at least one layer."))
         return names
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import ClassVar
 
+from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.indexes import GinIndex, GistIndex
 from django.db.models import CharField, F, Func, Q
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import In
+from django.utils.translation import gettext_lazy as _
 
 from layers.addresses import (
     house_number_key,
@@ -33,10 +35,10 @@ class Organisation(models.Model):
     """A service, contractor, police department or administration the centre works with."""
 
     class Kind(models.TextChoices):
-        SERVICE = "service", "Service"
-        CONTRACTOR = "contractor", "Contractor"
-        POLICE = "police", "Police"
-        ADMINISTRATION = "administration", "Administration"
+        SERVICE = "service", _("Service")
+        CONTRACTOR = "contractor", _("Contractor")
+        POLICE = "police", _("Police")
+        ADMINISTRATION = "administration", _("Administration")
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     name = models.CharField(max_length=255, unique=True)
@@ -171,7 +173,10 @@ class AddressMixin(AddressKeys):
 
     @property
     def address(self) -> str:
-        return " ".join(p for p in (self.housenumber, self.street) if p)
+        """The address as the city writes it (``ADDRESS_NUMBER_FIRST``)."""
+        if settings.ADDRESS_NUMBER_FIRST:
+            return " ".join(p for p in (self.housenumber, self.street) if p)
+        return ", ".join(p for p in (self.street, self.housenumber) if p)
 
     def refresh_search_key(self) -> None:
         """Recompute the stored keys from the fields; importers call this on every row."""
@@ -232,18 +237,18 @@ class Building(AddressMixin, NameKeyMixin, CityObject):
 
 class Yard(AddressKeys, NameKeyMixin, CityObject):
     class Surface(models.TextChoices):
-        ASPHALT = "asphalt", "Asphalt"
-        PAVING = "paving", "Paving stones"
-        GRAVEL = "gravel", "Gravel"
-        GRASS = "grass", "Grass"
-        MIXED = "mixed", "Mixed"
-        UNKNOWN = "unknown", "Unknown"
+        ASPHALT = "asphalt", _("Asphalt")
+        PAVING = "paving", _("Paving stones")
+        GRAVEL = "gravel", _("Gravel")
+        GRASS = "grass", _("Grass")
+        MIXED = "mixed", _("Mixed")
+        UNKNOWN = "unknown", _("Unknown")
 
     class Condition(models.TextChoices):
-        GOOD = "good", "Good"
-        FAIR = "fair", "Fair"
-        POOR = "poor", "Poor"
-        UNKNOWN = "unknown", "Unknown"
+        GOOD = "good", _("Good")
+        FAIR = "fair", _("Fair")
+        POOR = "poor", _("Poor")
+        UNKNOWN = "unknown", _("Unknown")
 
     name = models.CharField(max_length=255, blank=True)
     address = models.CharField(max_length=255, blank=True)
@@ -322,14 +327,14 @@ class Camera(NameKeyMixin, CityObject):
 
 
 class NetworkKind(models.TextChoices):
-    WATER = "water", "Water"
-    HEAT = "heat", "Heating"
-    SEWER = "sewer", "Sewer"
-    STORM = "storm", "Storm drain"
-    GAS = "gas", "Gas"
-    POWER = "power", "Power"
-    TELECOM = "telecom", "Telecom"
-    OTHER = "other", "Other"
+    WATER = "water", _("Water")
+    HEAT = "heat", _("Heating")
+    SEWER = "sewer", _("Sewer")
+    STORM = "storm", _("Storm drain")
+    GAS = "gas", _("Gas")
+    POWER = "power", _("Power")
+    TELECOM = "telecom", _("Telecom")
+    OTHER = "other", _("Other")
 
 
 class NetworkSegment(NameKeyMixin, CityObject):

@@ -15,6 +15,7 @@ from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
 from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiJsonRenderer2
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -70,7 +71,7 @@ def _accept_quality(accept: str, media_types: tuple[str, ...]) -> float:
         media, *params = (p.strip() for p in item.split(";"))
         quality = 1.0
         for param in params:
-            key, _, value = param.partition("=")
+            key, _sep, value = param.partition("=")
             if key.strip() == "q":
                 try:
                     quality = float(value)
@@ -88,7 +89,7 @@ def response_format(request: Request) -> str:
     f = request.query_params.get("f")
     if f is not None:
         if f not in FORMATS:
-            raise ogc.BadQuery("f", f"f must be one of {', '.join(FORMATS)}.")
+            raise ogc.BadQuery("f", _("f must be one of %(join)s.") % {"join": ", ".join(FORMATS)})
         return f
     accept = request.headers.get("Accept", "")
     html = _accept_quality(accept, (ogc.HTML,))
@@ -101,12 +102,14 @@ def query_params(request: Request, allowed: frozenset[str]) -> dict[str, str]:
     unknown = sorted(set(request.query_params) - allowed)
     if unknown:
         raise ApplicationError(
-            f"Unknown query parameter(s): {', '.join(unknown)}.",
+            _("Unknown query parameter(s): %(join)s.") % {"join": ", ".join(unknown)},
             extra={"parameters": sorted(allowed)},
         )
     repeated = sorted(k for k, v in request.query_params.lists() if len(v) > 1)
     if repeated:
-        raise ApplicationError(f"Query parameter(s) given more than once: {', '.join(repeated)}.")
+        raise ApplicationError(
+            _("Query parameter(s) given more than once: %(join)s.") % {"join": ", ".join(repeated)}
+        )
     response_format(request)  # a bad f is a 400 before any work
     return {k: request.query_params[k] for k in request.query_params}
 
@@ -338,7 +341,7 @@ class QueryablesApi(OgcApi):
             doc,
             media_type=ogc.JSON_SCHEMA,
             page="queryables",
-            title=f"{spec.title}: queryables",
+            title=_("%(title)s: queryables") % {"title": spec.title},
         )
 
 

@@ -26,6 +26,7 @@ from django.db import DataError, InternalError, ProgrammingError, models, transa
 from django.db.models import F, Max, Min, Q, Value
 from django.db.models.expressions import OrderBy
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from lark.exceptions import LarkError
 from pygeofilter import ast
 from pygeofilter.backends.django.evaluate import DjangoFilterEvaluator
@@ -171,8 +172,10 @@ def collection_describe(*, spec: LayerSpec, viewer: Viewer, base: str) -> dict[s
     url = f"{base}collections/{spec.name}"
     doc: dict[str, Any] = {
         "id": spec.name,
-        "title": spec.title,
-        "description": spec.description or f"{spec.title} of the city ({spec.geometry_type}).",
+        "title": str(spec.title),
+        "description": str(spec.description)
+        or _("%(title)s of the city (%(geometry)s).")
+        % {"title": str(spec.title), "geometry": spec.geometry_type},
         "itemType": "feature",
         "crs": [CRS84],
         "storageCrs": CRS84,
@@ -241,7 +244,7 @@ def _field_schema(field: models.Field) -> dict[str, Any]:
     else:
         schema = {"type": "string"}
         if field.choices:
-            schema["enum"] = [value for value, _ in field.flatchoices]
+            schema["enum"] = [value for value, _label in field.flatchoices]
         if getattr(field, "max_length", None):
             schema["maxLength"] = field.max_length
     if field.help_text and "description" not in schema:
@@ -285,14 +288,14 @@ def queryables_describe(*, spec: LayerSpec, viewer: Viewer, base: str) -> dict[s
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": url,
         "type": "object",
-        "title": spec.title,
+        "title": str(spec.title),
         "properties": {
             name: q.schema for name, q in queryables_for(spec=spec, viewer=viewer).items()
         },
         "additionalProperties": False,
         "links": [
             _link(url, "self", JSON_SCHEMA, "Queryables"),
-            _link(f"{base}collections/{spec.name}", "collection", JSON, spec.title),
+            _link(f"{base}collections/{spec.name}", "collection", JSON, str(spec.title)),
         ],
     }
 
@@ -307,7 +310,7 @@ def feature_schema_describe(*, spec: LayerSpec, viewer: Viewer, base: str) -> di
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"{base}collections/{spec.name}/feature-schema",
-        "title": f"{spec.title}: a feature",
+        "title": _("%(title)s: a feature") % {"title": spec.title},
         "type": "object",
         "required": ["type", "id", "geometry", "properties"],
         "properties": {
@@ -357,7 +360,10 @@ def limit_parse(*, text: str | None) -> int:
         if not text.isdigit() or int(text) < 1:
             raise ValueError
     except ValueError:
-        raise BadQuery("limit", f"limit must be a positive integer, got {text[:40]!r}.") from None
+        raise BadQuery(
+            "limit",
+            _("limit must be a positive integer, got %(value)s.") % {"value": repr(text[:40])},
+        ) from None
     return min(int(text), MAX_LIMIT)
 
 
@@ -370,7 +376,10 @@ def offset_parse(*, text: str | None) -> int:
             raise ValueError
         return int(text)
     except ValueError:  # also Python's limit on digits
-        raise BadQuery("offset", f"offset must be an integer ≥ 0, got {text[:40]!r}.") from None
+        raise BadQuery(
+            "offset",
+            _("offset must be an integer ≥ 0, got %(value)s.") % {"value": repr(text[:40])},
+        ) from None
 
 
 def _box(west: float, south: float, east: float, north: float) -> Polygon:
@@ -389,7 +398,8 @@ def bbox_parse(*, text: str) -> Polygon | MultiPolygon:
         numbers = []
     if len(numbers) not in (4, 6) or not all(math.isfinite(n) for n in numbers):
         raise BadQuery(
-            "bbox", "bbox takes 4 numbers, west,south,east,north in CRS84 (or 6 with heights)."
+            "bbox",
+            _("bbox takes 4 numbers, west,south,east,north in CRS84 (or 6 with heights)."),
         )
     if len(numbers) == 6:
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
@@ -400,7 +410,7 @@ def bbox_parse(*, text: str) -> Polygon | MultiPolygon:
         max(-90.0, min(90.0, numbers[3])),
     )
     if south > north:
-        raise BadQuery("bbox", "bbox must have south ≤ north.")
+        raise BadQuery("bbox", _("bbox must have south ≤ north."))
     if west <= east:
         area = _box(west, south, east, north)
     else:
@@ -420,8 +430,11 @@ def _instant_parse(text: str) -> date | datetime:
         pass
     raise BadQuery(
         "datetime",
-        f"datetime: {text[:40]!r} is not an RFC 3339 date (2024-05-01) or date-time "
-        "(2024-05-01T10:00:00Z).",
+        _(
+            "datetime: %(value)s is not an RFC 3339 date (2024-05-01) or date-time "
+            "(2024-05-01T10:00:00Z)."
+        )
+        % {"value": repr(text[:40])},
     )
 
 
@@ -443,7 +456,10 @@ def datetime_parse(*, spec: LayerSpec, text: str) -> Q:
     A stored date is a whole day: it matches an instant on that day and an interval it overlaps.
     """
     if not spec.datetime_field:
-        raise BadQuery("datetime", f"Collection {spec.name!r} has no datetime property.")
+        raise BadQuery(
+            "datetime",
+            _("Collection %(name)s has no datetime property.") % {"name": repr(spec.name)},
+        )
     name = spec.datetime_field
     is_date = not isinstance(spec.model._meta.get_field(name), models.DateTimeField)
     if "/" not in text:
@@ -451,13 +467,13 @@ def datetime_parse(*, spec: LayerSpec, text: str) -> Q:
         if is_date:
             return Q(**{name: _as_date(instant)})
         return Q(**{f"{name}__range": _day_bounds(instant)})
-    start_text, _, end_text = text.partition("/")
+    start_text, _sep, end_text = text.partition("/")
     start = None if start_text in ("", "..") else _instant_parse(start_text)
     end = None if end_text in ("", "..") else _instant_parse(end_text)
     if start is None and end is None:
-        raise BadQuery("datetime", "datetime: an interval needs at least one end.")
+        raise BadQuery("datetime", _("datetime: an interval needs at least one end."))
     if start is not None and end is not None and _day_bounds(start)[0] > _day_bounds(end)[1]:
-        raise BadQuery("datetime", "datetime: the interval's start is after its end.")
+        raise BadQuery("datetime", _("datetime: the interval's start is after its end."))
     where = Q()
     if start is not None:
         where &= Q(**{f"{name}__gte": _as_date(start) if is_date else _day_bounds(start)[0]})
@@ -470,7 +486,11 @@ def properties_parse(*, text: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     unknown = [n for n in names if n not in allowed]
     if unknown:
-        raise BadQuery("properties", f"Unknown properties {unknown}.", properties=list(allowed))
+        raise BadQuery(
+            "properties",
+            _("Unknown properties %(unknown)s.") % {"unknown": unknown},
+            properties=list(allowed),
+        )
     return names
 
 
@@ -485,7 +505,11 @@ def sortby_parse(*, text: str, queryables: Mapping[str, Queryable]) -> tuple[Ord
         descending = item.startswith("-")
         name = item.lstrip("+-").strip()
         if name not in sortable:
-            raise BadQuery("sortby", f"Cannot sort by {name!r}.", sortable=sorted(sortable))
+            raise BadQuery(
+                "sortby",
+                _("Cannot sort by %(name)s.") % {"name": repr(name)},
+                sortable=sorted(sortable),
+            )
         expr = F(sortable[name])
         order.append(expr.desc(nulls_last=True) if descending else expr.asc(nulls_last=True))
     return tuple(order)
@@ -529,7 +553,9 @@ class CityFilterEvaluator(DjangoFilterEvaluator):
 
     def _no_geometry(self, *operands: Any) -> None:
         if any(isinstance(o, F) and o.name == self.geometry_lookup for o in operands):
-            raise FilterError("geometry can only be used in a spatial predicate (S_INTERSECTS…).")
+            raise FilterError(
+                _("geometry can only be used in a spatial predicate (S_INTERSECTS…).")
+            )
 
     @handle(ast.Comparison, subclasses=True)
     def comparison(self, node: ast.Comparison, lhs: Any, rhs: Any) -> Q:
@@ -550,14 +576,15 @@ class CityFilterEvaluator(DjangoFilterEvaluator):
     def attribute(self, node: ast.Attribute) -> F:
         if node.name not in self.field_mapping:
             raise FilterError(
-                f"Unknown property {node.name!r} in filter.", queryables=sorted(self.field_mapping)
+                _("Unknown property %(name)s in filter.") % {"name": repr(node.name)},
+                queryables=sorted(self.field_mapping),
             )
         return F(self.field_mapping[node.name])
 
     @handle(ast.Like)
     def like(self, node: ast.Like, lhs: Any) -> Q:
         if not isinstance(lhs, F):
-            raise FilterError("LIKE needs a property on its left.")
+            raise FilterError(_("LIKE needs a property on its left."))
         self._no_geometry(lhs)
         lookup = "iregex" if node.nocase else "regex"
         where = Q(**{f"{lhs.name}__{lookup}": like_regex(pattern=node.pattern)})
@@ -568,7 +595,7 @@ class CityFilterEvaluator(DjangoFilterEvaluator):
         values = [a.value if isinstance(a, Value) else a for a in args]
         if node.name.lower() == "bbox" and len(values) in (4, 6):
             return bbox_parse(text=",".join(str(v) for v in values))
-        raise FilterError(f"Function {node.name!r} is not supported.")
+        raise FilterError(_("Function %(name)s is not supported.") % {"name": repr(node.name)})
 
 
 def filter_parse(*, text: str, queryables: Mapping[str, Queryable]) -> Q:
@@ -578,7 +605,7 @@ def filter_parse(*, text: str, queryables: Mapping[str, Queryable]) -> Q:
     except (LarkError, ValueError, TypeError, OverflowError) as exc:
         # A literal the grammar accepts can still fail to convert (DATE('2021-13-01')).
         message = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise FilterError(f"Invalid CQL2 filter: {message}") from None
+        raise FilterError(_("Invalid CQL2 filter: %(message)s") % {"message": message}) from None
     lookups = {name: q.lookup for name, q in queryables.items()}
     try:
         where = CityFilterEvaluator(lookups).evaluate(tree)
@@ -593,9 +620,9 @@ def filter_parse(*, text: str, queryables: Mapping[str, Queryable]) -> Q:
         GEOSException,
         GDALException,
     ) as exc:
-        raise FilterError(f"Unsupported CQL2 filter: {exc}") from None
+        raise FilterError(_("Unsupported CQL2 filter: %(exc)s") % {"exc": exc}) from None
     if not isinstance(where, Q):
-        raise FilterError("The filter must be a predicate, e.g. flats > 10.")
+        raise FilterError(_("The filter must be a predicate, e.g. flats > 10."))
     return where
 
 
@@ -614,7 +641,9 @@ def _check_compiles(spec: LayerSpec, where: Q) -> None:
         GDALException,
     ) as exc:
         message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-        raise FilterError(f"The filter does not fit the data: {message}") from None
+        raise FilterError(
+            _("The filter does not fit the data: %(message)s") % {"message": message}
+        ) from None
 
 
 def items_query_parse(*, spec: LayerSpec, viewer: Viewer, params: Mapping[str, str]) -> ItemsQuery:
@@ -624,14 +653,17 @@ def items_query_parse(*, spec: LayerSpec, viewer: Viewer, params: Mapping[str, s
     if params.get("bbox"):
         where &= Q(**{f"{spec.geometry_field.name}__intersects": bbox_parse(text=params["bbox"])})
     elif "bbox" in params:
-        raise BadQuery("bbox", "bbox is empty.")
+        raise BadQuery("bbox", _("bbox is empty."))
     if "datetime" in params:
         where &= datetime_parse(spec=spec, text=params["datetime"])
     lang = params.get("filter-lang", "cql2-text")
     if lang != "cql2-text":
-        raise BadQuery("filter-lang", f"Unsupported filter-lang {lang[:40]!r}; use cql2-text.")
+        raise BadQuery(
+            "filter-lang",
+            _("Unsupported filter-lang %(value)s; use cql2-text.") % {"value": repr(lang[:40])},
+        )
     if params.get("filter-crs", CRS84) != CRS84:
-        raise BadQuery("filter-crs", f"filter-crs must be {CRS84}.")
+        raise BadQuery("filter-crs", _("filter-crs must be %(crs84)s.") % {"crs84": CRS84})
     if params.get("filter", "").strip():
         cql = filter_parse(text=params["filter"], queryables=queryables)
         _check_compiles(spec, cql)
@@ -694,7 +726,9 @@ def items_page(
         # client's; any other programming error is ours and stays a 500.
         if isinstance(exc, ProgrammingError) and _sqlstate(exc) not in TYPE_MISMATCH:
             raise
-        raise FilterError(f"The query could not be evaluated: {str(exc).splitlines()[0]}") from None
+        raise FilterError(
+            _("The query could not be evaluated: %(0)s") % {"0": str(exc).splitlines()[0]}
+        ) from None
     url = f"{base}collections/{spec.name}/items"
     kept = {k: v for k, v in params.items() if k not in ("f", "limit", "offset")}
 
@@ -704,7 +738,7 @@ def items_page(
     links = [
         _link(page(query.offset, "json"), "self", GEOJSON, "This page"),
         _link(page(query.offset, "html"), "alternate", HTML, "This page as HTML"),
-        _link(f"{base}collections/{spec.name}", "collection", JSON, spec.title),
+        _link(f"{base}collections/{spec.name}", "collection", JSON, str(spec.title)),
     ]
     if query.offset + len(rows) < matched:
         nxt = query.offset + query.limit
@@ -733,13 +767,16 @@ def item_get(*, spec: LayerSpec, viewer: Viewer, fid: str, base: str) -> dict[st
     qs = spec.queryset_for(viewer).select_related(*related_fields(spec, viewer))
     obj = qs.filter(pk=int(fid)).first() if FID_RE.match(fid) and int(fid) < 2**63 else None
     if obj is None:
-        raise NotFound(f"No feature {fid[:40]!r} in collection {spec.name!r}.")
+        raise NotFound(
+            _("No feature %(value)s in collection %(name)s.")
+            % {"value": repr(fid[:40]), "name": repr(spec.name)}
+        )
     url = f"{base}collections/{spec.name}/items/{obj.pk}"
     return {
         **feature(spec, obj, viewer),
         "links": [
             _link(_with_query(url, {"f": "json"}), "self", GEOJSON, "This feature"),
             _link(_with_query(url, {"f": "html"}), "alternate", HTML, "This feature as HTML"),
-            _link(f"{base}collections/{spec.name}", "collection", JSON, spec.title),
+            _link(f"{base}collections/{spec.name}", "collection", JSON, str(spec.title)),
         ],
     }

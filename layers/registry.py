@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.gis.db.models import GeometryField
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from psycopg import sql
 
 from gis.exceptions import Forbidden, NotFound, Unauthorized
@@ -24,6 +26,19 @@ from orders.planning.models import Incident, NetworkRepair, YardPlanItem
 EVERYONE = frozenset(Role)
 STAFF = frozenset({Role.OPERATOR, Role.PLANNER})
 STAFF_AND_CONTRACTORS = STAFF | {Role.CONTRACTOR}
+
+# A building in lists: its address as the city writes it (AddressMixin.address), else its name.
+BUILDING_LABEL = (
+    sql.SQL(
+        "coalesce(nullif(concat_ws(' ', nullif({t}.housenumber, ''), nullif({t}.street, '')), ''),"
+        " nullif({t}.name, ''), 'building ' || {t}.id)"
+    )
+    if settings.ADDRESS_NUMBER_FIRST
+    else sql.SQL(
+        "coalesce(nullif(concat_ws(', ', nullif({t}.street, ''), nullif({t}.housenumber, '')), ''),"
+        " nullif({t}.name, ''), 'building ' || {t}.id)"
+    )
+)
 
 # Every layer shows where its rows come from: derived data must never pass for surveyed data.
 COMMON_PROPERTIES = ("source",)
@@ -40,6 +55,7 @@ class LayerSpec:
     name: str
     """Key in URLs, MVT layer name, OGC collection id."""
     title: str
+    """What a person reads (a lazy translation: it speaks the request's language)."""
     model: type[models.Model]
     geometry_type: str
     """OGC/GeoJSON geometry type of the column: Point, LineString, MultiPolygon, Geometry…"""
@@ -137,12 +153,9 @@ LAYERS: dict[str, LayerSpec] = _registry(
     [
         LayerSpec(
             name="buildings",
-            title="Buildings",
+            title=_("Buildings"),
             model=m.Building,
-            label=sql.SQL(
-                "coalesce(nullif(concat_ws(' ', nullif({t}.housenumber, ''), "
-                "nullif({t}.street, '')), ''), nullif({t}.name, ''), 'building ' || {t}.id)"
-            ),
+            label=BUILDING_LABEL,
             geometry_type="Geometry",
             properties=(
                 "name",
@@ -172,7 +185,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="yards",
-            title="Yards",
+            title=_("Yards"),
             model=m.Yard,
             label=sql.SQL(
                 "coalesce(nullif({t}.address, ''), nullif({t}.name, ''), 'yard ' || {t}.id)"
@@ -186,7 +199,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="playgrounds",
-            title="Playgrounds",
+            title=_("Playgrounds"),
             model=m.Playground,
             label=sql.SQL("coalesce(nullif({t}.name, ''), 'playground ' || {t}.id)"),
             geometry_type="Geometry",
@@ -198,7 +211,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="sports_fields",
-            title="Sports fields",
+            title=_("Sports fields"),
             model=m.SportsField,
             label=sql.SQL(
                 "coalesce(nullif({t}.name, ''), "
@@ -213,7 +226,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="cameras",
-            title="Cameras",
+            title=_("Cameras"),
             model=m.Camera,
             label=sql.SQL("coalesce(nullif({t}.name, ''), 'camera ' || {t}.id)"),
             geometry_type="Point",
@@ -225,7 +238,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="networks",
-            title="Underground and overhead networks",
+            title=_("Underground and overhead networks"),
             model=m.NetworkSegment,
             label=sql.SQL("coalesce(nullif({t}.name, ''), {t}.kind || ' segment ' || {t}.id)"),
             geometry_type="LineString",
@@ -238,7 +251,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="manholes",
-            title="Manholes",
+            title=_("Manholes"),
             model=m.Manhole,
             label=sql.SQL("{t}.kind || ' manhole ' || {t}.id"),
             geometry_type="Point",
@@ -249,7 +262,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="street_lights",
-            title="Street lights",
+            title=_("Street lights"),
             model=m.StreetLight,
             label=sql.SQL("'street light ' || coalesce(nullif({t}.ref, ''), {t}.id::text)"),
             geometry_type="Point",
@@ -260,7 +273,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="districts",
-            title="Districts",
+            title=_("Districts"),
             model=m.District,
             label=sql.SQL("{t}.name"),
             geometry_type="MultiPolygon",
@@ -271,7 +284,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="places",
-            title="Neighbourhood names",
+            title=_("Neighbourhood names"),
             model=m.Place,
             label=sql.SQL("{t}.name"),
             geometry_type="Point",
@@ -279,11 +292,11 @@ LAYERS: dict[str, LayerSpec] = _registry(
             minzoom=11,
             search_fields=("name",),
             list_filter=("kind", "source"),
-            description="Named places mapped as points; demo districts are derived from them.",
+            description=_("Named places mapped as points; demo districts are derived from them."),
         ),
         LayerSpec(
             name="bus_routes",
-            title="Bus routes",
+            title=_("Bus routes"),
             model=m.BusRoute,
             label=sql.SQL(
                 "coalesce(nullif(concat_ws(' ', nullif({t}.ref, ''), nullif({t}.name, '')), ''), "
@@ -297,7 +310,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="bus_stops",
-            title="Bus stops",
+            title=_("Bus stops"),
             model=m.BusStop,
             label=sql.SQL("coalesce(nullif({t}.name, ''), 'stop ' || {t}.id)"),
             geometry_type="Point",
@@ -307,7 +320,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="snowplough_routes",
-            title="Snowplough routes",
+            title=_("Snowplough routes"),
             model=m.SnowploughRoute,
             label=sql.SQL("coalesce(nullif({t}.name, ''), 'snowplough route ' || {t}.id)"),
             geometry_type="MultiLineString",
@@ -318,7 +331,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="streets",
-            title="Streets",
+            title=_("Streets"),
             model=m.Street,
             label=sql.SQL("coalesce(nullif({t}.name, ''), {t}.kind || ' ' || {t}.id)"),
             geometry_type="LineString",
@@ -329,7 +342,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="land",
-            title="Land use",
+            title=_("Land use"),
             model=m.LandArea,
             label=sql.SQL("coalesce(nullif({t}.name, ''), {t}.kind || ' ' || {t}.id)"),
             geometry_type="MultiPolygon",
@@ -340,7 +353,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="appeals",
-            title="Appeals",
+            title=_("Appeals"),
             model=Appeal,
             label=sql.SQL(
                 "{t}.number || ': ' || "
@@ -367,7 +380,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="permits",
-            title="Excavation permits",
+            title=_("Excavation permits"),
             model=Permit,
             label=sql.SQL("{t}.number || ': ' || {t}.purpose"),
             geometry_type="Polygon",
@@ -392,7 +405,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="yard_plan",
-            title="Yard repair plan",
+            title=_("Yard repair plan"),
             model=YardPlanItem,
             label=sql.SQL(
                 "{t}.year || ' #' || {t}.rank || ': ' || "
@@ -408,7 +421,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="incidents",
-            title="Network incidents",
+            title=_("Network incidents"),
             model=Incident,
             label=sql.SQL("{t}.kind || ' incident ' || to_char({t}.occurred_on, 'YYYY-MM-DD')"),
             geometry_type="Point",
@@ -421,7 +434,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="network_repairs",
-            title="Planned network repairs",
+            title=_("Planned network repairs"),
             model=NetworkRepair,
             label=sql.SQL(
                 "'repair of ' || (SELECT coalesce(nullif(s.name, ''), "
@@ -448,7 +461,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="repeated_problems",
-            title="Repeated problems",
+            title=_("Repeated problems"),
             model=RepeatedProblem,
             label=sql.SQL(
                 "coalesce(nullif({t}.label, ''), {t}.kind) || ': ' || {t}.appeals || ' appeals'"
@@ -471,12 +484,14 @@ LAYERS: dict[str, LayerSpec] = _registry(
             search_fields=("label", "categories"),
             list_filter=("kind",),
             datetime_field="last_date",
-            description="Objects and places with at least 3 appeals in 36 months (refreshed "
-            "hourly by the worker; GET /api/problems/repeated for other periods).",
+            description=_(
+                "Objects and places with at least 3 appeals in 36 months (refreshed "
+                "hourly by the worker; GET /api/problems/repeated for other periods)."
+            ),
         ),
         LayerSpec(
             name="works",
-            title="Works (permits, yard plan, network repairs)",
+            title=_("Works (permits, yard plan, network repairs)"),
             model=Work,
             label=sql.SQL("{t}.kind || ': ' || {t}.title"),
             geometry_type="Geometry",
@@ -499,8 +514,10 @@ LAYERS: dict[str, LayerSpec] = _registry(
             minzoom=11,
             search_fields=("title",),
             list_filter=("kind", "status"),
-            description="Everything on the ground, each with its period as ISO dates: the map "
-            "filters it by date.",
+            description=_(
+                "Everything on the ground, each with its period as ISO dates: the map "
+                "filters it by date."
+            ),
         ),
     ]
 )
@@ -528,9 +545,17 @@ def get_layer(name: str, viewer: Viewer) -> LayerSpec:
     """
     spec = LAYERS.get(name)
     if spec is None:
-        raise NotFound(f"Unknown layer {name!r}.", extra={"layers": sorted(LAYERS)})
+        raise NotFound(
+            _("Unknown layer %(name)s.") % {"name": repr(name)}, extra={"layers": sorted(LAYERS)}
+        )
     if not spec.visible_to(viewer):
         if viewer.is_public:
-            raise Unauthorized(f"Layer {name!r} needs an authenticated operator or planner.")
-        raise Forbidden(f"Your role ({viewer.role}) may not see layer {name!r}.")
+            raise Unauthorized(
+                _("Layer %(name)s needs an authenticated operator or planner.")
+                % {"name": repr(name)}
+            )
+        raise Forbidden(
+            _("Your role (%(role)s) may not see layer %(name)s.")
+            % {"role": viewer.role, "name": repr(name)}
+        )
     return spec

@@ -36,6 +36,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 import orjson
+from django.conf import settings
 from psycopg import sql
 
 from gis.exceptions import ApplicationError
@@ -127,9 +128,12 @@ def _words(spec: LayerSpec, names: Sequence[str], sep: str) -> sql.Composable:
 
 
 def _address_label(spec: LayerSpec) -> sql.Composable:
-    """The address as the model shows it ("12 корп. 2 улица Ленина"), with its city if any."""
+    """The address as the model shows it ("улица Ленина, 12 корп. 2"), with its city if any."""
     if _has_field(spec, "housenumber"):
-        label = _words(spec, ("housenumber", "street"), " ")
+        if settings.ADDRESS_NUMBER_FIRST:
+            label = _words(spec, ("housenumber", "street"), " ")
+        else:
+            label = _words(spec, ("street", "housenumber"), ", ")
         if _has_field(spec, "city"):
             label = sql.SQL("concat_ws(', ', NULLIF({}, ''), NULLIF({}, ''))").format(
                 label, _column(spec, "city")

@@ -28,6 +28,7 @@ from django.contrib.gis.geos import GEOSException, GEOSGeometry
 from django.db import models
 from django.db.models import Case, F, FloatField, Func, OuterRef, Subquery, Value, When
 from django.db.models.functions import JSONObject
+from django.utils.translation import gettext as _
 from psycopg import sql
 from pyproj import Geod
 
@@ -190,8 +191,17 @@ def city_check(geom: GEOSGeometry | None, *, field: str, what: str) -> None:
     xmin, ymin, xmax, ymax = geom.extent
     if not (west <= xmin and xmax <= east and south <= ymin and ymax <= north):
         raise BadInput(
-            f"{what} is outside the city ({west:.4f},{south:.4f} to {east:.4f},{north:.4f}): "
-            "check the coordinates (lon/lat, EPSG:4326).",
+            _(
+                "%(what)s is outside the city (%(west)s,%(south)s to "
+                "%(east)s,%(north)s): check the coordinates (lon/lat, EPSG:4326)."
+            )
+            % {
+                "what": what,
+                "west": format(west, ".4f"),
+                "south": format(south, ".4f"),
+                "east": format(east, ".4f"),
+                "north": format(north, ".4f"),
+            },
             extra={"fields": {field: ["Outside the city."]}},
         )
 
@@ -276,7 +286,7 @@ def object_card(*, layer: str, pk: int, viewer: Viewer) -> dict[str, Any]:
     rows = spec.queryset_for(viewer).select_related(*related_fields(spec, viewer))
     obj = rows.filter(pk=pk).first()
     if obj is None:
-        raise NotFound(f"No {spec.name} object {pk}.")
+        raise NotFound(_("No %(name)s object %(pk)s.") % {"name": spec.name, "pk": pk})
     geom = getattr(obj, spec.geometry_field.name)
     related: dict[str, dict[str, Any]] = {}
     # An object without a place (an appeal not yet located) has no neighbours, only its links.
@@ -292,7 +302,7 @@ def object_card(*, layer: str, pk: int, viewer: Viewer) -> dict[str, Any]:
         if relation.same_street:
             hits = _street_matches(obj, hits)
         related[relation.layer] = {
-            "title": relation.title,
+            "title": str(relation.title),
             "within_m": relation.metres,
             # Related objects travel as points: a bus route's whole line has no place on a card.
             "features": [hit_json(h, viewer, geometry=False) for h in hits[: relation.limit]],
@@ -304,7 +314,7 @@ def object_card(*, layer: str, pk: int, viewer: Viewer) -> dict[str, Any]:
     in_district = spec.name != "districts" and LAYERS["districts"].visible_to(viewer)
     return {
         "layer": spec.name,
-        "title": spec.title,
+        "title": str(spec.title),
         "feature": feature(spec, obj, viewer),
         "label": str(obj),
         "district": district_of(geom) if in_district else None,
@@ -406,11 +416,16 @@ def nearby_plan(
 ) -> NearbyPlan:
     """Check a nearby query and compose its statement: 400 for bad values, 401/403/404 layers."""
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise BadQuery("lon must be within -180…180 and lat within -90…90.")
+        raise BadQuery(_("lon must be within -180…180 and lat within -90…90."))
     if not 0 < radius_m <= MAX_RADIUS_M:
-        raise BadQuery(f"radius must be more than 0 and at most {MAX_RADIUS_M:g} m.")
+        raise BadQuery(
+            _("radius must be more than 0 and at most %(max_radius_m)s m.")
+            % {"max_radius_m": format(MAX_RADIUS_M, "g")}
+        )
     if not 1 <= limit <= MAX_RESULTS:
-        raise BadQuery(f"limit must be between 1 and {MAX_RESULTS}.")
+        raise BadQuery(
+            _("limit must be between 1 and %(max_results)s.") % {"max_results": MAX_RESULTS}
+        )
     specs = {spec.name: spec for spec in _visible(viewer, layers)}
     statement = nearby_statement(
         tuple(
@@ -459,30 +474,33 @@ def area_from_geojson(data: Any) -> GEOSGeometry:
     if isinstance(data, dict) and data.get("type") == "FeatureCollection":
         features = data.get("features") or []
         if len(features) != 1:
-            raise BadQuery("Send one polygon: a geometry, a Feature, or a collection of one.")
+            raise BadQuery(_("Send one polygon: a geometry, a Feature, or a collection of one."))
         data = features[0]
     if isinstance(data, dict) and data.get("type") == "Feature":
         data = data.get("geometry")
     if not isinstance(data, dict) or data.get("type") not in ("Polygon", "MultiPolygon"):
-        raise BadQuery("The area must be a GeoJSON Polygon or MultiPolygon.")
+        raise BadQuery(_("The area must be a GeoJSON Polygon or MultiPolygon."))
     if not isinstance(data.get("coordinates"), list) or not data["coordinates"]:
-        raise BadQuery("The polygon has no coordinates: give its rings as lists of [lon, lat].")
+        raise BadQuery(_("The polygon has no coordinates: give its rings as lists of [lon, lat]."))
     try:
         area = GEOSGeometry(json.dumps(data, allow_nan=False))
     except (GEOSException, GDALException, ValueError, TypeError) as exc:
-        raise BadQuery(f"Not readable GeoJSON: {exc}") from None
+        raise BadQuery(_("Not readable GeoJSON: %(exc)s") % {"exc": exc}) from None
     if area.empty:
-        raise BadQuery("The polygon is empty.")
+        raise BadQuery(_("The polygon is empty."))
     area.srid = 4326  # RFC 7946: GeoJSON is always WGS 84 lon/lat
     if area.num_coords > MAX_WITHIN_VERTICES:
         raise BadQuery(
-            f"The polygon has {area.num_coords} vertices; at most {MAX_WITHIN_VERTICES}."
+            _("The polygon has %(num_coords)s vertices; at most %(max_within_vertices)s.")
+            % {"num_coords": area.num_coords, "max_within_vertices": MAX_WITHIN_VERTICES}
         )
     xmin, ymin, xmax, ymax = area.extent
     if xmin < -180 or xmax > 180 or ymin < -90 or ymax > 90:
-        raise BadQuery("Coordinates must be lon/lat (EPSG:4326), as GeoJSON requires.")
+        raise BadQuery(_("Coordinates must be lon/lat (EPSG:4326), as GeoJSON requires."))
     if not area.valid:
-        raise BadQuery(f"The polygon is not valid: {area.valid_reason}.")
+        raise BadQuery(
+            _("The polygon is not valid: %(valid_reason)s.") % {"valid_reason": area.valid_reason}
+        )
     return area
 
 
@@ -491,11 +509,17 @@ def objects_within(
 ) -> dict[str, Any]:
     """Per layer: how many objects intersect the area, and the first ``limit`` of them."""
     if not 1 <= limit <= MAX_RESULTS:
-        raise BadQuery(f"limit must be between 1 and {MAX_RESULTS}.")
+        raise BadQuery(
+            _("limit must be between 1 and %(max_results)s.") % {"max_results": MAX_RESULTS}
+        )
     area_m2 = _area_m2(area)
     if area_m2 > MAX_WITHIN_AREA_M2:
         raise BadQuery(
-            f"The area is {area_m2 / 1e6:.1f} km²; at most {MAX_WITHIN_AREA_M2 / 1e6:g} km²."
+            _("The area is %(value)s km²; at most %(value2)s km².")
+            % {
+                "value": format(area_m2 / 1e6, ".1f"),
+                "value2": format(MAX_WITHIN_AREA_M2 / 1e6, "g"),
+            }
         )
     result: dict[str, Any] = {"area_m2": round(area_m2, 1), "layers": {}}
     for spec in _visible(viewer, layers):
@@ -530,14 +554,22 @@ def objects_along(
     """Objects within ``buffer_m`` of a line object (which houses a snowplough route serves)."""
     spec = get_layer(layer, viewer)
     if "Line" not in spec.geometry_type:
-        raise BadQuery(f"'along' needs a line layer; {layer!r} is {spec.geometry_type}.")
+        raise BadQuery(
+            _("'along' needs a line layer; %(layer)s is %(geometry_type)s.")
+            % {"layer": repr(layer), "geometry_type": spec.geometry_type}
+        )
     if not 0 < buffer_m <= MAX_BUFFER_M:
-        raise BadQuery(f"buffer must be more than 0 and at most {MAX_BUFFER_M:g} m.")
+        raise BadQuery(
+            _("buffer must be more than 0 and at most %(max_buffer_m)s m.")
+            % {"max_buffer_m": format(MAX_BUFFER_M, "g")}
+        )
     if not 1 <= limit <= MAX_RESULTS:
-        raise BadQuery(f"limit must be between 1 and {MAX_RESULTS}.")
+        raise BadQuery(
+            _("limit must be between 1 and %(max_results)s.") % {"max_results": MAX_RESULTS}
+        )
     route = spec.queryset_for(viewer).filter(pk=pk).first()
     if route is None:
-        raise NotFound(f"No {spec.name} object {pk}.")
+        raise NotFound(_("No %(name)s object %(pk)s.") % {"name": spec.name, "pk": pk})
     line = getattr(route, spec.geometry_field.name)
     result: dict[str, Any] = {
         "route": feature(spec, route, viewer),

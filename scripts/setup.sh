@@ -9,7 +9,7 @@ APT_PACKAGES=(
     postgresql-15 postgresql-15-postgis-3 postgresql-contrib
     gdal-bin libgdal-dev libgeos-dev libproj-dev
     redis-server chromium fonts-dejavu-core wrk
-    python3-venv nodejs npm
+    python3-venv nodejs npm gettext
 )
 
 missing=()
@@ -61,3 +61,6 @@ for f in node_modules/maplibre-gl/dist/maplibre-gl.js node_modules/maplibre-gl/d
          node_modules/ol/dist/ol.js node_modules/ol/ol.css; do
     cmp -s "$f" "var/vendor/$(basename "$f")" || cp "$f" var/vendor/
 done
+
+# The translations (locale/*/LC_MESSAGES/*.po, committed) compiled for gettext; the .mo are not.
+scripts/messages.sh compile

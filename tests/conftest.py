@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from io import StringIO
 from pathlib import Path
 
@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
+from django.utils import translation
 
 from layers.selectors import forget_city_extent
 from tests.factories import CommandRun
@@ -54,3 +55,14 @@ def osm_file() -> Path:
     if not path.is_file():
         pytest.skip(f"demo extract missing: {path}")
     return path
+
+
+@pytest.fixture(autouse=True)
+def city_language() -> Iterator[None]:
+    """Each test starts in the city's language.
+
+    A request's LocaleMiddleware leaves its language active in the thread, as Django does
+    between requests.
+    """
+    yield
+    translation.deactivate()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
+from django.utils.translation import gettext as _
 from rio_tiler.colormap import cmap
 from rio_tiler.errors import TileOutsideBounds
 from rio_tiler.io import Reader
@@ -29,7 +30,7 @@ def raster_get(*, name: str) -> Raster:
     raster = Raster.objects.filter(name=name).first()
     if raster is None:
         raise NotFound(
-            f"Unknown raster {name!r}.",
+            _("Unknown raster %(name)s.") % {"name": repr(name)},
             extra={"rasters": list(Raster.objects.values_list("name", flat=True))},
         )
     return raster
@@ -39,12 +40,16 @@ def raster_colormap(*, raster: Raster, name: str | None) -> str | None:
     """The colormap a tile is drawn with: a rio-tiler name for a single band, none for RGB."""
     if len(raster.band_min) != 1:
         if name:
-            raise BadTileRequest(f"Raster {raster.name!r} is RGB; colormaps colour single bands.")
+            raise BadTileRequest(
+                _("Raster %(name)s is RGB; colormaps colour single bands.")
+                % {"name": repr(raster.name)}
+            )
         return None
     name = (name or DEFAULT_COLORMAP).lower()
     if name not in cmap.list():
         raise BadTileRequest(
-            f"Unknown colormap {name!r}.", extra={"colormaps": sorted(cmap.list())}
+            _("Unknown colormap %(name)s.") % {"name": repr(name)},
+            extra={"colormaps": sorted(cmap.list())},
         )
     return name
 

@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.gis.db.models import Extent
 from django.db import connection, models
+from django.utils.translation import gettext as _
 
 from gis.exceptions import ApplicationError, NotFound
 from gis.roles import Viewer
@@ -77,11 +78,14 @@ def tileset_for(*, names: str, viewer: Viewer) -> TileSet:
     """Resolve ``buildings,yards`` for a viewer: 404 unknown, 401/403 restricted."""
     requested = [n for n in names.split(",") if n]
     if not requested:
-        raise NotFound("No layer named.")
+        raise NotFound(_("No layer named."))
     if len(requested) > MAX_LAYERS_PER_TILE:
-        raise BadTileRequest(f"At most {MAX_LAYERS_PER_TILE} layers per tile.")
+        raise BadTileRequest(
+            _("At most %(max_layers_per_tile)s layers per tile.")
+            % {"max_layers_per_tile": MAX_LAYERS_PER_TILE}
+        )
     if len(set(requested)) != len(requested):
-        raise BadTileRequest("A layer is named twice.")
+        raise BadTileRequest(_("A layer is named twice."))
     return TileSet(layers=tuple(get_layer(n, viewer) for n in requested), viewer=viewer)
 
 
@@ -90,11 +94,14 @@ def tile_address(z: str | int, x: str | int, y: str | int) -> TileAddress:
     try:
         tile = TileAddress(int(z), int(x), int(y))
     except (TypeError, ValueError):
-        raise BadTileRequest("z, x and y must be whole numbers.") from None
+        raise BadTileRequest(_("z, x and y must be whole numbers.")) from None
     if not tile.is_valid():
         raise NotFound(
-            f"Tile {tile.z}/{tile.x}/{tile.y} is outside the grid (z 0–{MAX_ZOOM}, "
-            "x and y 0 to 2^z − 1)."
+            _(
+                "Tile %(z)s/%(x)s/%(y)s is outside the grid (z 0–%(max_zoom)s, x and y 0 "
+                "to 2^z − 1)."
+            )
+            % {"z": tile.z, "x": tile.x, "y": tile.y, "max_zoom": MAX_ZOOM}
         )
     return tile
 
@@ -154,7 +161,7 @@ def layers_extent(layers: Sequence[LayerSpec], viewer: Viewer) -> Bbox | None:
 def vector_layer(spec: LayerSpec, viewer: Viewer) -> dict[str, Any]:
     return {
         "id": spec.name,
-        "description": spec.title,
+        "description": str(spec.title),
         "fields": {name: field_type(spec, name) for name in spec.tile_properties_for(viewer)},
         "minzoom": spec.minzoom,
         "maxzoom": spec.maxzoom,
@@ -169,7 +176,7 @@ def layer_catalog(*, viewer: Viewer, base_url: str) -> list[dict[str, Any]]:
         catalog.append(
             {
                 **vector_layer(spec, viewer),
-                "title": spec.title,
+                "title": str(spec.title),
                 "geometry_type": spec.geometry_type,
                 "public": spec.is_public,
                 "bounds": list(bounds) if bounds else None,
@@ -190,7 +197,7 @@ def tilejson_for(*, tileset: TileSet, tiles_url: str) -> dict[str, Any]:
     return {
         "tilejson": "3.0.0",
         "name": tileset.names,
-        "description": ", ".join(s.title for s in tileset.layers),
+        "description": ", ".join(str(s.title) for s in tileset.layers),
         "version": "1.0.0",
         "attribution": ATTRIBUTION,
         "scheme": "xyz",

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import transaction
+from django.utils.translation import gettext as _
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 from rasterio.errors import RasterioIOError
@@ -71,16 +72,22 @@ class TilesExport:
 def _export_layers(names: Sequence[str]) -> list[LayerSpec]:
     """The layers, in the order given; an archive is public, so restricted layers are refused."""
     if not names:
-        raise ExportError("Name at least one layer.")
+        raise ExportError(_("Name at least one layer."))
     specs = []
     for name in names:
         spec = LAYERS.get(name)
         if spec is None:
-            raise ExportError(f"Unknown layer {name!r}; layers: {', '.join(LAYERS)}.")
+            raise ExportError(
+                _("Unknown layer %(name)s; layers: %(join)s.")
+                % {"name": repr(name), "join": ", ".join(LAYERS)}
+            )
         if not spec.is_public:
             raise ExportError(
-                f"Layer {name!r} is restricted to {', '.join(sorted(spec.roles))}; "
-                "an exported archive is public, so it may hold public layers only."
+                _(
+                    "Layer %(name)s is restricted to %(join)s; an exported archive is "
+                    "public, so it may hold public layers only."
+                )
+                % {"name": repr(name), "join": ", ".join(sorted(spec.roles))}
             )
         specs.append(spec)
     return specs
@@ -99,7 +106,7 @@ def _export_metadata(specs: Sequence[LayerSpec], *, minzoom: int, maxzoom: int, 
     return {
         "name": f"citygis {names}",
         "description": (
-            f"{settings.DEMO_CITY_NAME}: {', '.join(s.title for s in specs)}, "
+            f"{settings.DEMO_CITY_NAME}: {', '.join(str(s.title) for s in specs)}, "
             f"z{minzoom}–{maxzoom}, as the public sees them"
         ),
         "attribution": ATTRIBUTION,
@@ -143,11 +150,17 @@ def tiles_export_pmtiles(
     """
     started = time.monotonic()
     if minzoom < 0:
-        raise ExportError(f"minzoom {minzoom} is below 0.")
+        raise ExportError(_("minzoom %(minzoom)s is below 0.") % {"minzoom": minzoom})
     if maxzoom > MAX_ZOOM:
-        raise ExportError(f"maxzoom {maxzoom} is beyond {MAX_ZOOM}, the deepest zoom served.")
+        raise ExportError(
+            _("maxzoom %(maxzoom)s is beyond %(max_zoom)s, the deepest zoom served.")
+            % {"maxzoom": maxzoom, "max_zoom": MAX_ZOOM}
+        )
     if minzoom > maxzoom:
-        raise ExportError(f"minzoom {minzoom} is above maxzoom {maxzoom}.")
+        raise ExportError(
+            _("minzoom %(minzoom)s is above maxzoom %(maxzoom)s.")
+            % {"minzoom": minzoom, "maxzoom": maxzoom}
+        )
     specs = _export_layers(layers)
     # Around the data, the tiles next to it are served too when a feature reaches into their
     # buffer (tiles.sql.BUFFER): grow the range by the buffer so the archive has them as well.
@@ -158,11 +171,12 @@ def tiles_export_pmtiles(
         margin = BUFFER / EXTENT
         if bbox is None:
             raise ExportError(
-                f"Layers {', '.join(layers)} hold no rows: nothing to export (or give a bbox)."
+                _("Layers %(join)s hold no rows: nothing to export (or give a bbox).")
+                % {"join": ", ".join(layers)}
             )
     west, south, east, north = bbox
     if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
-        raise ExportError("The bbox must be west ≤ east, south ≤ north within lon/lat limits.")
+        raise ExportError(_("The bbox must be west ≤ east, south ≤ north within lon/lat limits."))
     tileset = tileset_for(names=",".join(spec.name for spec in specs), viewer=PUBLIC)
     # Tile-id order (zoom, then Hilbert curve) makes the archive "clustered": readers fetch
     # neighbouring tiles in one range request.
@@ -202,7 +216,8 @@ def tiles_export_pmtiles(
                     progress(done, len(tiles))
             if not written:
                 raise ExportError(
-                    f"Every one of the {len(tiles):,} tiles is empty: nothing to export."
+                    _("Every one of the %(len)s tiles is empty: nothing to export.")
+                    % {"len": format(len(tiles), ",")}
                 )
             center_zoom = min(zooms)
             writer.finalize(
@@ -276,7 +291,7 @@ def _band_stats(src: rasterio.DatasetReader) -> tuple[list[float], list[float]]:
     lows, highs = [], []
     for band in range(1, src.count + 1):
         low, high = math.inf, -math.inf
-        for _, window in src.block_windows(band):
+        for _index, window in src.block_windows(band):
             data = src.read(band, window=window, masked=True)
             values = data.compressed()
             values = values[np.isfinite(values)]

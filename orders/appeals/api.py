@@ -64,7 +64,7 @@ def _category(code: str) -> Category:
     category = selectors.category_by_code(code)
     if category is None:
         raise BadInput(
-            f"Unknown category {code!r}.",
+            _("Unknown category %(code)s.") % {"code": repr(code)},
             extra={"fields": {"category": ["Unknown; GET /api/appeals/categories lists them."]}},
         )
     return category
@@ -106,9 +106,11 @@ def _local_start(day: date) -> datetime:
 
 def require_operator(viewer: Viewer) -> None:
     if viewer.is_public:
-        raise Unauthorized("This needs an operator's token.")
+        raise Unauthorized(_("This needs an operator's token."))
     if viewer.role != Role.OPERATOR:
-        raise Forbidden(f"Only operators may do this; your role is {viewer.role}.")
+        raise Forbidden(
+            _("Only operators may do this; your role is %(role)s.") % {"role": viewer.role}
+        )
 
 
 # --- fields ----------------------------------------------------------------------------------
@@ -125,12 +127,13 @@ class CommaListField(serializers.CharField):
         items = tuple(dict.fromkeys(i.strip() for i in super().to_internal_value(data).split(",")))
         items = tuple(i for i in items if i)
         if not items:
-            raise serializers.ValidationError("Name at least one value.")
+            raise serializers.ValidationError(_("Name at least one value."))
         if self.choices is not None:
             unknown = [i for i in items if i not in self.choices]
             if unknown:
                 raise serializers.ValidationError(
-                    f"Unknown: {', '.join(unknown)}; one of {', '.join(self.choices)}."
+                    _("Unknown: %(join)s; one of %(join2)s.")
+                    % {"join": ", ".join(unknown), "join2": ", ".join(self.choices)}
                 )
         return items
 
@@ -143,10 +146,10 @@ class BboxField(serializers.CharField):
         try:
             west, south, east, north = (float(p) for p in parts)
         except ValueError:
-            raise serializers.ValidationError("Four numbers: west,south,east,north.") from None
+            raise serializers.ValidationError(_("Four numbers: west,south,east,north.")) from None
         if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
             raise serializers.ValidationError(
-                "west < east within -180…180 and south < north within -90…90."
+                _("west < east within -180…180 and south < north within -90…90.")
             )
         return west, south, east, north
 
@@ -172,7 +175,7 @@ def _period_fields(help_from: str, help_to: str) -> dict[str, serializers.Field]
 def _period(data: dict[str, Any]) -> tuple[date | None, date | None]:
     start, end = data.get("from"), data.get("to")
     if start and end and start > end:
-        raise BadInput("from is after to.", extra={"fields": {"from": ["After to."]}})
+        raise BadInput(_("from is after to."), extra={"fields": {"from": ["After to."]}})
     return start, end
 
 
@@ -853,13 +856,13 @@ class DepartmentReportApi(APIView):
     def get(self, request: Request) -> Response:
         viewer = viewer_for(request.user)
         if viewer.is_public:
-            raise Unauthorized("Reports need a staff or a service token.")
+            raise Unauthorized(_("Reports need a staff or a service token."))
         q = _valid(DepartmentReportQuery, request.query_params)
         start, end = _period(q)
         end = end or timezone.localdate()
         start = start or end - timedelta(days=6)
         if start > end:
-            raise BadInput("from is after to.", extra={"fields": {"from": ["After to."]}})
+            raise BadInput(_("from is after to."), extra={"fields": {"from": ["After to."]}})
         rows = selectors.departments_report(
             start=_local_start(start),
             end=_local_start(end + timedelta(days=1)),
@@ -1042,15 +1045,18 @@ class TelegramIntakeApi(APIView):
             if not _telegram_allowed(
                 secret, request.headers.get("X-Telegram-Bot-Api-Secret-Token")
             ):
-                raise NotFound("Not found.")
+                raise NotFound(_("Not found."))
         # Read whatever the Content-Type says: the answer to a body that is not JSON is a 400.
         try:
             data = json.loads(request.body or b"")
             json_body_check(data)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise BadInput(f"The body is not JSON: {exc}.") from None
+            raise BadInput(_("The body is not JSON: %(exc)s.") % {"exc": exc}) from None
         except (RecursionError, ParseError):
-            raise BadInput(f"The body nests deeper than {MAX_JSON_DEPTH} levels.") from None
+            raise BadInput(
+                _("The body nests deeper than %(max_json_depth)s levels.")
+                % {"max_json_depth": MAX_JSON_DEPTH}
+            ) from None
         try:
             message = telegram.update_parse(data)
         except telegram.UpdateError as exc:

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.db.models import Case, F, Q, When
+from django.utils.translation import gettext_lazy as _
 
 SRID = 4326
 # The running part of every appeal number ("A-2026-000123") comes from this one sequence, created
@@ -63,30 +64,30 @@ class Category(models.Model):
 
 class Appeal(models.Model):
     class Channel(models.TextChoices):
-        PHONE = "phone", "Phone"
-        WEB = "web", "Web"
-        SOCIAL = "social", "Social network"
-        OPEN311 = "open311", "Open311"
-        MESSENGER = "messenger", "Messenger"
-        IMPORT = "import", "Import"
+        PHONE = "phone", _("Phone")
+        WEB = "web", _("Web")
+        SOCIAL = "social", _("Social network")
+        OPEN311 = "open311", _("Open311")
+        MESSENGER = "messenger", _("Messenger")
+        IMPORT = "import", _("Import")
 
     class Status(models.TextChoices):
-        NEW = "new", "New"
-        ASSIGNED = "assigned", "Assigned"
-        IN_WORK = "in_work", "In work"
-        DONE = "done", "Done"
-        ARCHIVED = "archived", "Archived"
-        REOPENED = "reopened", "Reopened"
-        REJECTED = "rejected", "Rejected"
-        DUPLICATE = "duplicate", "Duplicate"
+        NEW = "new", _("New")
+        ASSIGNED = "assigned", _("Assigned")
+        IN_WORK = "in_work", _("In work")
+        DONE = "done", _("Done")
+        ARCHIVED = "archived", _("Archived")
+        REOPENED = "reopened", _("Reopened")
+        REJECTED = "rejected", _("Rejected")
+        DUPLICATE = "duplicate", _("Duplicate")
 
     OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_WORK, Status.REOPENED)
     """Statuses whose SLA still runs: overdue when ``sla_due`` has passed. Red on the map."""
 
     class LinkMethod(models.TextChoices):
-        AUTO = "auto", "Nearest object of the category's layer"
-        OPERATOR = "operator", "Linked by an operator"
-        NONE = "none", "Not linked"
+        AUTO = "auto", _("Nearest object of the category's layer")
+        OPERATOR = "operator", _("Linked by an operator")
+        NONE = "none", _("Not linked")
 
     number = models.CharField(max_length=32, unique=True)
     channel = models.CharField(max_length=16, choices=Channel.choices)
@@ -225,9 +226,9 @@ class IntakeMessage(models.Model):
     """A raw message from outside (social networks, messengers) awaiting a moderator."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        ACCEPTED = "accepted", "Accepted"
-        REJECTED = "rejected", "Rejected"
+        PENDING = "pending", _("Pending")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected")
 
     source = models.CharField(max_length=32, help_text="social, telegram, …")
     external_id = models.CharField(max_length=128)
@@ -262,8 +263,8 @@ class IntegrationKey(models.Model):
     """
 
     class Purpose(models.TextChoices):
-        INTAKE = "intake", "Intake feed (POST /api/appeals/intake)"
-        OPEN311 = "open311", "Open311 client (api_key of POST requests)"
+        INTAKE = "intake", _("Intake feed (POST /api/appeals/intake)")
+        OPEN311 = "open311", _("Open311 client (api_key of POST requests)")
 
     name = models.SlugField(
         max_length=64,
@@ -307,16 +308,16 @@ class Callback(models.Model):
     """
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        CLOSED = "closed", "Closed"
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
 
     class Outcome(models.TextChoices):
-        SATISFIED = "satisfied", "Satisfied: archived"
-        NOT_SATISFIED = "not_satisfied", "Not satisfied: reopened"
-        UNREACHABLE = "unreachable", "Unreachable after the last try: archived"
-        RESIDENT_CONFIRMED = "resident_confirmed", "The resident confirmed through their link"
-        RESIDENT_REJECTED = "resident_rejected", "The resident rejected through their link"
-        MOVED = "moved", "The appeal was moved out of done otherwise"
+        SATISFIED = "satisfied", _("Satisfied: archived")
+        NOT_SATISFIED = "not_satisfied", _("Not satisfied: reopened")
+        UNREACHABLE = "unreachable", _("Unreachable after the last try: archived")
+        RESIDENT_CONFIRMED = "resident_confirmed", _("The resident confirmed through their link")
+        RESIDENT_REJECTED = "resident_rejected", _("The resident rejected through their link")
+        MOVED = "moved", _("The appeal was moved out of done otherwise")
 
     appeal = models.ForeignKey(Appeal, on_delete=models.CASCADE, related_name="callbacks")
     done_at = models.DateTimeField(help_text="The done transition this call-back follows")

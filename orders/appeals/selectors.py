@@ -25,6 +25,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Extract
+from django.utils.translation import gettext as _
 from psycopg import sql
 
 from gis.exceptions import ApplicationError, Forbidden, NotFound, Unauthorized
@@ -66,7 +67,7 @@ def appeals_visible(*, viewer: Viewer) -> models.QuerySet[Appeal]:
     The public lists none here (it sees the map layer and Open311, without personal data).
     """
     if viewer.is_public:
-        raise Unauthorized("Appeals need an operator's, planner's or service's token.")
+        raise Unauthorized(_("Appeals need an operator's, planner's or service's token."))
     qs = Appeal.objects.select_related("category", "organisation", "duplicate_of")
     if viewer.role == Role.CONTRACTOR:
         return qs.filter(organisation_id=viewer.organisation_id)
@@ -140,7 +141,7 @@ def appeal_get(*, pk: int, viewer: Viewer, now: datetime) -> Appeal:
     """One appeal the viewer may see, with ``overdue``; 404 otherwise."""
     appeal = with_overdue(appeals_visible(viewer=viewer), now=now).filter(pk=pk).first()
     if appeal is None:
-        raise NotFound(f"No appeal {pk}.")
+        raise NotFound(_("No appeal %(pk)s.") % {"pk": pk})
     return appeal
 
 
@@ -233,17 +234,17 @@ def appeal_by_confirm_token(*, token: str) -> Appeal:
         else None
     )
     if appeal is None:
-        raise NotFound("This link is not valid, or it has been used already.")
+        raise NotFound(_("This link is not valid, or it has been used already."))
     return appeal
 
 
 def integration_key_check(*, raw: str | None, purpose: str) -> IntegrationKey:
     """The active key of this purpose, or 401 (no key) / 403 (a wrong one)."""
     if not raw:
-        raise Unauthorized(f"Send the integration key ({purpose}).")
+        raise Unauthorized(_("Send the integration key (%(purpose)s).") % {"purpose": purpose})
     key = IntegrationKey.objects.filter(key_hash=token_hash(raw), active=True).first()
     if key is None or key.purpose != purpose:
-        raise Forbidden("That key is not valid here.")
+        raise Forbidden(_("That key is not valid here."))
     return key
 
 

@@ -39,6 +39,7 @@ from django.db.models import (
 from django.db.models.functions import JSONObject
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from procrastinate.contrib.django import app
 
 from gis.exceptions import ApplicationError, Conflict, Forbidden, NotFound, Unauthorized
@@ -255,7 +256,7 @@ def _check_point(point: Point | None) -> None:
         return
     if not (-180 <= point.x <= 180 and -90 <= point.y <= 90):
         raise ApplicationError(
-            "A point must be lon/lat: lon within -180…180, lat within -90…90.",
+            _("A point must be lon/lat: lon within -180…180, lat within -90…90."),
             extra={"fields": {"point": ["Not lon/lat."]}},
         )
     point.srid = 4326
@@ -290,13 +291,13 @@ def appeal_register(
     received_at = received_at or now
     if received_at > now + CLOCK_SKEW:
         raise ApplicationError(
-            "received_at is in the future.",
+            _("received_at is in the future."),
             extra={"fields": {"received_at": ["In the future."]}},
         )
     address = address.strip()
     if not address and point is None:
         raise ApplicationError(
-            "Give an address or a point (or both).",
+            _("Give an address or a point (or both)."),
             extra={"fields": {"address": ["An address or a point is required."]}},
         )
     _check_point(point)
@@ -379,7 +380,7 @@ def _locked(appeal_id: int) -> Appeal:
         .first()
     )
     if appeal is None:
-        raise NotFound(f"No appeal {appeal_id}.")
+        raise NotFound(_("No appeal %(appeal_id)s.") % {"appeal_id": appeal_id})
     return appeal
 
 
@@ -387,22 +388,26 @@ def _actor(by: User | None, appeal: Appeal) -> Actor:
     """Who ``by`` is for this appeal: an operator, or the responsible service's staff."""
     viewer = viewer_for(by)
     if viewer.is_public:
-        raise Unauthorized("Moving an appeal needs an operator's or a service's token.")
+        raise Unauthorized(_("Moving an appeal needs an operator's or a service's token."))
     if viewer.role == Role.OPERATOR:
         return Actor.OPERATOR
     if viewer.role == Role.CONTRACTOR:
         if viewer.organisation_id != appeal.organisation_id:
-            raise NotFound(f"No appeal {appeal.pk}.")
+            raise NotFound(_("No appeal %(pk)s.") % {"pk": appeal.pk})
         return Actor.SERVICE
-    raise Forbidden(f"Your role ({viewer.role}) may read appeals, not move them.")
+    raise Forbidden(
+        _("Your role (%(role)s) may read appeals, not move them.") % {"role": viewer.role}
+    )
 
 
 def _operator(by: User | None) -> User:
     viewer = viewer_for(by)
     if viewer.is_public:
-        raise Unauthorized("This needs an operator's token.")
+        raise Unauthorized(_("This needs an operator's token."))
     if viewer.role != Role.OPERATOR:
-        raise Forbidden(f"Only operators may do this; your role is {viewer.role}.")
+        raise Forbidden(
+            _("Only operators may do this; your role is %(role)s.") % {"role": viewer.role}
+        )
     return by
 
 
@@ -440,16 +445,20 @@ def appeal_transition(
 
 def _check_move(actor: Actor, current: str, to: str) -> None:
     if to not in Appeal.Status.values:
-        raise ApplicationError(f"Unknown status {to!r}.", extra={"statuses": S.values})
+        raise ApplicationError(
+            _("Unknown status %(to)s.") % {"to": repr(to)}, extra={"statuses": S.values}
+        )
     allowed = allowed_moves(actor, current)
     if to not in TRANSITIONS.get(current, ()):
         raise Conflict(
-            f"An appeal that is {current} cannot become {to}.",
+            _("An appeal that is %(current)s cannot become %(to)s.")
+            % {"current": current, "to": to},
             extra={"status": current, "allowed": allowed},
         )
     if not may_move(actor, current, to):
         raise Forbidden(
-            f"Moving an appeal from {current} to {to} is for: {', '.join(who_may(current, to))}.",
+            _("Moving an appeal from %(current)s to %(to)s is for: %(join)s.")
+            % {"current": current, "to": to, "join": ", ".join(who_may(current, to))},
             extra={"status": current, "allowed": allowed},
         )
 
@@ -476,13 +485,14 @@ def _move(
             organisation = Organisation.objects.filter(pk=organisation_id).first()
             if organisation is None:
                 raise ApplicationError(
-                    f"No organisation {organisation_id}.",
+                    _("No organisation %(organisation_id)s.")
+                    % {"organisation_id": organisation_id},
                     extra={"fields": {"organisation": ["Unknown organisation."]}},
                 )
             appeal.organisation = organisation
         if appeal.organisation is None:
             raise ApplicationError(
-                "The appeal has no responsible organisation: name one (organisation).",
+                _("The appeal has no responsible organisation: name one (organisation)."),
                 extra={"fields": {"organisation": ["Required: the category names none."]}},
             )
         data["organisation"] = appeal.organisation.name
@@ -608,19 +618,20 @@ def callback_record(
     _operator(by)
     if outcome not in CALLBACK_MOVES:
         raise ApplicationError(
-            f"Unknown outcome {outcome!r}.",
+            _("Unknown outcome %(outcome)s.") % {"outcome": repr(outcome)},
             extra={"fields": {"outcome": [f"One of: {', '.join(CALLBACK_MOVES)}."]}},
         )
     now = now or timezone.now()
     appeal_id = Callback.objects.filter(pk=callback_id).values_list("appeal_id", flat=True).first()
     if appeal_id is None:
-        raise NotFound(f"No call-back {callback_id}.")
+        raise NotFound(_("No call-back %(callback_id)s.") % {"callback_id": callback_id})
     # The appeal first, as every move locks it: a resident's answer racing this call waits.
     appeal = _locked(appeal_id)
     callback = Callback.objects.select_for_update().get(pk=callback_id)
     if callback.status != Callback.Status.OPEN or appeal.status != S.DONE:
         raise Conflict(
-            f"The call-back is closed already ({callback.outcome or appeal.status}).",
+            _("The call-back is closed already (%(value)s).")
+            % {"value": callback.outcome or appeal.status},
             extra={"status": callback.status, "outcome": callback.outcome},
         )
     callback.comment = comment
@@ -665,7 +676,7 @@ def callback_record(
 def _original(appeal: Appeal, duplicate_of_id: int | None) -> Appeal:
     if duplicate_of_id is None:
         raise ApplicationError(
-            "A duplicate must point at the original appeal (duplicate_of).",
+            _("A duplicate must point at the original appeal (duplicate_of)."),
             extra={"fields": {"duplicate_of": ["Required for a duplicate."]}},
         )
     original = Appeal.objects.filter(pk=duplicate_of_id).first()
@@ -677,7 +688,7 @@ def _original(appeal: Appeal, duplicate_of_id: int | None) -> Appeal:
         original = Appeal.objects.filter(pk=original.duplicate_of_id).first()
     if original is None or original.pk == appeal.pk:
         raise ApplicationError(
-            "duplicate_of must be another existing appeal.",
+            _("duplicate_of must be another existing appeal."),
             extra={"fields": {"duplicate_of": ["Not another existing appeal."]}},
         )
     return original
@@ -723,7 +734,7 @@ def appeal_confirm_by_resident(
         else None
     )
     if appeal is None or appeal.status != S.DONE:
-        raise NotFound("This link is not valid, or it has been used already.")
+        raise NotFound(_("This link is not valid, or it has been used already."))
     _move(
         appeal,
         S.ARCHIVED if resolved else S.REOPENED,
@@ -781,11 +792,13 @@ def _link_to(appeal: Appeal, layer: str | None, object_id: int | None) -> None:
     if layer not in linkable:
         names = ", ".join(sorted(linkable))
         raise ApplicationError(
-            f"Unknown layer {layer!r}.", extra={"fields": {"layer": [f"One of: {names}."]}}
+            _("Unknown layer %(layer)s.") % {"layer": repr(layer)},
+            extra={"fields": {"layer": [f"One of: {names}."]}},
         )
     if object_id is None or not linked_object_exists(layer=layer, pk=object_id):
         raise ApplicationError(
-            f"No {layer} object {object_id}.", extra={"fields": {"id": ["No such object."]}}
+            _("No %(layer)s object %(object_id)s.") % {"layer": layer, "object_id": object_id},
+            extra={"fields": {"id": ["No such object."]}},
         )
     if appeal.geom is None:
         spec = LAYERS[layer]
@@ -838,10 +851,11 @@ def intake_receive(
 def _pending(message_id: int) -> IntakeMessage:
     message = IntakeMessage.objects.select_for_update().filter(pk=message_id).first()
     if message is None:
-        raise NotFound(f"No intake message {message_id}.")
+        raise NotFound(_("No intake message %(message_id)s.") % {"message_id": message_id})
     if message.status != IntakeMessage.Status.PENDING:
         raise Conflict(
-            f"The message was {message.status} already.", extra={"status": message.status}
+            _("The message was %(status)s already.") % {"status": message.status},
+            extra={"status": message.status},
         )
     return message
 
@@ -1030,11 +1044,13 @@ def week_bounds(week: str) -> tuple[datetime, datetime]:
     """Monday 00:00 to the next Monday 00:00 (local time) of an ISO week ``YYYY-Www``."""
     match = _WEEK.match(week)
     if not match:
-        raise ApplicationError(f"A week is YYYY-Www (e.g. 2026-W05), not {week!r}.")
+        raise ApplicationError(
+            _("A week is YYYY-Www (e.g. 2026-W05), not %(week)s.") % {"week": repr(week)}
+        )
     try:
         monday = date.fromisocalendar(int(match[1]), int(match[2]), 1)
     except ValueError:
-        raise ApplicationError(f"{week} is not a week of its year.") from None
+        raise ApplicationError(_("%(week)s is not a week of its year.") % {"week": week}) from None
     start = timezone.make_aware(datetime.combine(monday, time.min))
     return start, timezone.make_aware(datetime.combine(monday + timedelta(days=7), time.min))
 

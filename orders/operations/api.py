@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -60,9 +61,11 @@ class RepeatedProblemsApi(APIView):
     def get(self, request: Request) -> Response:
         viewer = viewer_for(request.user)
         if viewer.is_public:
-            raise Unauthorized("This needs the token of an operator or a planner.")
+            raise Unauthorized(_("This needs the token of an operator or a planner."))
         if viewer.role not in STAFF_ROLES:
-            raise Forbidden(f"Your role ({viewer.role}) may not see repeated problems.")
+            raise Forbidden(
+                _("Your role (%(role)s) may not see repeated problems.") % {"role": viewer.role}
+            )
         q = validated(RepeatedQuery(data=request.query_params), error=BadQuery)
         query = problems.problems_query_make(
             months=q["months"],

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -48,9 +49,10 @@ def _viewer(request: Request) -> Viewer:
     if viewer.role in STAFF:
         return viewer
     if viewer.is_public:
-        raise Unauthorized("The dashboard needs an operator's or planner's token.")
+        raise Unauthorized(_("The dashboard needs an operator's or planner's token."))
     raise Forbidden(
-        f"Your role ({viewer.role}) may not see the dashboard; operators and planners may."
+        _("Your role (%(role)s) may not see the dashboard; operators and planners may.")
+        % {"role": viewer.role}
     )
 
 
@@ -62,7 +64,7 @@ class IdOrNoneField(serializers.CharField):
         if text == NONE:
             return NONE
         if not text.isdigit() or not 0 < int(text) < 2**31:
-            raise serializers.ValidationError("A positive id, or 'none'.")
+            raise serializers.ValidationError(_("A positive id, or 'none'."))
         return int(text)
 
 
@@ -91,18 +93,22 @@ def _query(request: Request) -> DashboardQuery:
     last = data.get("to") or timezone.localdate()
     first = data.get("from") or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
-        raise BadInput("from is after to.", extra={"fields": {"from": ["After to."]}})
+        raise BadInput(_("from is after to."), extra={"fields": {"from": ["After to."]}})
     if (last - first).days + 1 > MAX_DAYS:
         raise BadInput(
-            f"The period is longer than {MAX_DAYS} days.",
+            _("The period is longer than %(max_days)s days.") % {"max_days": MAX_DAYS},
             extra={"fields": {"to": [f"At most {MAX_DAYS} days after from."]}},
         )
     district, organisation = data.get("district"), data.get("organisation")
     if isinstance(district, int) and not dashboard.district_exists(district):
-        raise BadInput(f"No district {district}.", extra={"fields": {"district": ["Unknown."]}})
+        raise BadInput(
+            _("No district %(district)s.") % {"district": district},
+            extra={"fields": {"district": ["Unknown."]}},
+        )
     if isinstance(organisation, int) and not dashboard.organisation_exists(organisation):
         raise BadInput(
-            f"No organisation {organisation}.", extra={"fields": {"organisation": ["Unknown."]}}
+            _("No organisation %(organisation)s.") % {"organisation": organisation},
+            extra={"fields": {"organisation": ["Unknown."]}},
         )
     return DashboardQuery(first=first, last=last, district=district, organisation=organisation)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.gis.db import models
+from django.utils.translation import gettext_lazy as _
 
 SRID = 4326
 
@@ -16,8 +17,8 @@ class RepeatedProblem(models.Model):
     """
 
     class Kind(models.TextChoices):
-        OBJECT = "object", "Object (appeals linked to it)"
-        PLACE = "place", "Place (unlinked appeals within a radius)"
+        OBJECT = "object", _("Object (appeals linked to it)")
+        PLACE = "place", _("Place (unlinked appeals within a radius)")
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
     layer = models.CharField(max_length=64, blank=True, help_text="The object's layer")

@@ -23,6 +23,7 @@ from django.contrib.gis.db.models.functions import PointOnSurface
 from django.contrib.gis.geos import Point
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from psycopg import sql
 
 from gis.exceptions import BadQuery
@@ -56,14 +57,22 @@ def problems_query_make(
 ) -> ProblemsQuery:
     """Check the parameters (400 with the reason otherwise)."""
     if not 1 <= months <= MAX_MONTHS:
-        raise BadQuery(f"months must be between 1 and {MAX_MONTHS}.")
+        raise BadQuery(
+            _("months must be between 1 and %(max_months)s.") % {"max_months": MAX_MONTHS}
+        )
     if not 2 <= min_appeals <= MAX_MIN:
-        raise BadQuery(f"min must be between 2 and {MAX_MIN}: one appeal repeats nothing.")
+        raise BadQuery(
+            _("min must be between 2 and %(max_min)s: one appeal repeats nothing.")
+            % {"max_min": MAX_MIN}
+        )
     if not 0 < radius_m <= MAX_RADIUS_M:
-        raise BadQuery(f"radius_m must be above 0 and at most {MAX_RADIUS_M:g} m.")
+        raise BadQuery(
+            _("radius_m must be above 0 and at most %(max_radius_m)s m.")
+            % {"max_radius_m": format(MAX_RADIUS_M, "g")}
+        )
     if category is not None and not Category.objects.filter(code=category).exists():
         raise BadQuery(
-            f"Unknown category {category!r}.",
+            _("Unknown category %(category)s.") % {"category": repr(category)},
             extra={"categories": sorted(Category.objects.values_list("code", flat=True))},
         )
     return ProblemsQuery(
@@ -184,7 +193,20 @@ def repeated_problems_find(*, query: ProblemsQuery, now: datetime) -> dict[str, 
         fetched = cursor.fetchall()
     srid = fetched[0][0] if fetched else None
     rows = []
-    for _, kind, layer, object_id, appeals, still_open, first, last, numbers, cats, x, y in fetched:
+    for (
+        _n,
+        kind,
+        layer,
+        object_id,
+        appeals,
+        still_open,
+        first,
+        last,
+        numbers,
+        cats,
+        x,
+        y,
+    ) in fetched:
         rows.append(
             {
                 "kind": kind,

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import FileResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
@@ -418,7 +419,7 @@ class PermitConflictsApi(APIView):
         viewer = viewer_for(request.user)
         selectors.permits_visible(viewer=viewer)  # 401 / 403 before any work
         if not viewer.is_staff_role:
-            raise Forbidden("Only operators and planners run the conflict check.")
+            raise Forbidden(_("Only operators and planners run the conflict check."))
         q = _valid(ConflictsInput, request.data)
         conflicts = selectors.permit_conflicts(
             geom=services.work_area_from_geojson(q["geom"]),
@@ -590,11 +591,14 @@ class RestorationDocumentApi(APIView):
         permit = selectors.permit_get(viewer=viewer_for(request.user), permit_id=pk)
         document = RestorationDocument.objects.filter(pk=document_id, act__permit=permit).first()
         if document is None:
-            raise NotFound(f"No document {document_id} in permit {permit.number}'s act.")
+            raise NotFound(
+                _("No document %(document_id)s in permit %(number)s's act.")
+                % {"document_id": document_id, "number": permit.number}
+            )
         try:
             handle = document.file.open("rb")
         except FileNotFoundError:
-            raise NotFound("The file is missing from storage.") from None
+            raise NotFound(_("The file is missing from storage.")) from None
         return uploaded_file_response(
             handle,
             content_type=document.content_type,
@@ -673,11 +677,14 @@ class ClaimDocumentApi(APIView):
     def get(self, request: Request, pk: int) -> FileResponse:
         claim = selectors.claim_get(viewer=viewer_for(request.user), claim_id=pk)
         if not claim.document:
-            raise NotFound(f"Claim {claim.number} has no PDF yet: it is made when it is sent.")
+            raise NotFound(
+                _("Claim %(number)s has no PDF yet: it is made when it is sent.")
+                % {"number": claim.number}
+            )
         try:
             handle = claim.document.open("rb")
         except FileNotFoundError:
-            raise NotFound("The PDF is missing from storage.") from None
+            raise NotFound(_("The PDF is missing from storage.")) from None
         return FileResponse(handle, filename=f"{claim.number}.pdf", content_type="application/pdf")
 
 

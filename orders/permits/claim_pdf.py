@@ -15,7 +15,10 @@ from xml.sax.saxutils import escape
 
 from django.conf import settings
 from django.contrib.gis.geos import GEOSGeometry
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -59,7 +62,12 @@ WORK_AREA = colors.HexColor("#d62828")
 
 
 def _day(day) -> str:
-    return f"{day.day} {day:%B %Y} ({day.isoformat()})"
+    """A day as a letter writes it, then as a form does: "1 марта 2027 г. (01.03.2027)"."""
+    return f"{date_format(day, 'DATE_FORMAT')} ({date_format(day, 'SHORT_DATE_FORMAT')})"
+
+
+def _short(day) -> str:
+    return date_format(day, "SHORT_DATE_FORMAT")
 
 
 class SitePlanFlowable(Flowable):
@@ -132,7 +140,7 @@ class SitePlanFlowable(Flowable):
         for colour, width in ((RULE, 5.0), (colors.white, 3.8)):  # casing, then fill
             c.setStrokeColor(colour)
             c.setLineWidth(width)
-            for _, line in plan.streets:
+            for _name, line in plan.streets:
                 c.drawPath(self._path(self._lines(line), close=False), stroke=1, fill=0)
         for building in plan.buildings:
             if building.geom_type == "Point":
@@ -190,7 +198,7 @@ class SitePlanFlowable(Flowable):
         arrow.close()
         c.drawPath(arrow, fill=1, stroke=0)
         c.setFont(self.font, 7)
-        c.drawCentredString(x, y - 4, "N")
+        c.drawCentredString(x, y - 4, _("N"))
         # scale bar, bottom left: a round number of metres about a fifth of the width
         target = self.width / 5 / self.scale
         metres = next(m for m in (5, 10, 20, 25, 50, 100, 200, 250, 500, 1000) if m >= target / 2)
@@ -200,7 +208,7 @@ class SitePlanFlowable(Flowable):
         c.setFillColor(INK)
         c.rect(10, 10, bar, 3, stroke=1, fill=1)
         c.setFont(self.font, 7)
-        c.drawString(14 + bar, 10, f"{metres} m")
+        c.drawString(14 + bar, 10, _("%(metres)s m") % {"metres": metres})
 
 
 def _styles(regular: str, bold: str) -> dict[str, ParagraphStyle]:
@@ -237,10 +245,10 @@ def _facts_table(rows: list[tuple[str, str]], st: dict[str, ParagraphStyle], wid
 
 
 def _appeals_table(appeals: list[Appeal], st: dict[str, ParagraphStyle], width: float):
-    head = ["Appeal", "Received", "Category", "Status", "Address"]
+    head = [_("Appeal"), _("Received"), _("Category"), _("Status"), _("Address")]
     rows = [[Paragraph(h, st["key"]) for h in head]]
     for a in appeals:
-        received = timezone.localtime(a.received_at).date().isoformat()
+        received = _short(timezone.localtime(a.received_at).date())
         cells = [a.number, received, a.category.name, a.get_status_display(), a.address or "—"]
         rows.append([Paragraph(escape(str(v)), st["cell"]) for v in cells])
     table = Table(rows, colWidths=[w * width for w in (0.17, 0.14, 0.27, 0.12, 0.30)])
@@ -256,8 +264,24 @@ def _appeals_table(appeals: list[Appeal], st: dict[str, ParagraphStyle], width: 
     return table
 
 
-def claim_pdf(*, claim: Claim) -> bytes:
-    """The claim as an A4 letter: addressee, facts, appeals about the site, the site plan."""
+def claim_language(requested: str | None = None) -> str:
+    """The language of a claim: the one asked for if we have it, else ``CLAIM_LANGUAGE``."""
+    languages = dict(settings.LANGUAGES)
+    return requested if requested in languages else settings.CLAIM_LANGUAGE
+
+
+def claim_pdf(*, claim: Claim, language: str | None = None) -> bytes:
+    """The claim as an A4 letter in ``claim_language(language)``: the legal wording of the city.
+
+    The same claim reads the same whoever downloads it: the language is the city's setting
+    (Russian for a Russian or Kazakh city), not the browser's; ``language`` asks for another
+    (the Kazakh copy of a claim, say).
+    """
+    with translation.override(claim_language(language)):
+        return _claim_pdf(claim)
+
+
+def _claim_pdf(claim: Claim) -> bytes:
     regular, bold = _fonts()
     st = _styles(regular, bold)
     permit = claim.permit
@@ -275,16 +299,24 @@ def claim_pdf(*, claim: Claim) -> bytes:
         rightMargin=20 * mm,
         topMargin=18 * mm,
         bottomMargin=18 * mm,
-        title=f"Claim {claim.number}",
-        author=f"{city} city operations centre",
-        subject=f"Excavation permit {permit.number} not restored by {claim.deadline.isoformat()}",
+        title=_("Claim %(number)s") % {"number": claim.number},
+        author=_("%(city)s city operations centre") % {"city": city},
+        subject=_("Excavation permit %(permit)s not restored by %(deadline)s")
+        % {"permit": permit.number, "deadline": _short(claim.deadline)},
     )
     story: list[Flowable] = []
     header = Table(
         [
             [
-                Paragraph(f"<b>{escape(city)} city operations centre</b>", st["base"]),
-                Paragraph(f"Claim No. {escape(claim.number)}<br/>{_day(made_on)}", st["right"]),
+                Paragraph(
+                    "<b>%s</b>" % (_("%(city)s city operations centre") % {"city": escape(city)}),
+                    st["base"],
+                ),
+                Paragraph(
+                    _("Claim No. %(number)s") % {"number": escape(claim.number)}
+                    + f"<br/>{_day(made_on)}",
+                    st["right"],
+                ),
             ]
         ],
         colWidths=[width * 0.6, width * 0.4],
@@ -292,39 +324,53 @@ def claim_pdf(*, claim: Claim) -> bytes:
     header.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, 0), 0.8, INK)]))
     story += [header, Spacer(1, 6 * mm)]
     email = claim.recipient.email or claim.email
-    to = f"To: <b>{escape(claim.recipient.name)}</b>" + (
+    to = _("To: %(name)s") % {"name": f"<b>{escape(claim.recipient.name)}</b>"} + (
         f" &lt;{escape(email)}&gt;" if email else ""
     )
     story += [
         Paragraph(to, st["base"]),
         Spacer(1, 5 * mm),
-        Paragraph(f"FORMAL CLAIM No. {escape(claim.number)}", st["title"]),
+        Paragraph(_("FORMAL CLAIM No. %(number)s") % {"number": escape(claim.number)}, st["title"]),
         Paragraph(
-            "Failure to restore an excavation site by the deadline of its permit", st["subtitle"]
+            _("Failure to restore an excavation site by the deadline of its permit"),
+            st["subtitle"],
         ),
         Spacer(1, 4 * mm),
     ]
-    where = escape(permit.address) if permit.address else "the site shown on the plan below"
+    where = escape(permit.address) if permit.address else _("the site shown on the plan below")
+    overdue = ngettext("%(days)s day overdue", "%(days)s days overdue", claim.days_overdue) % {
+        "days": claim.days_overdue
+    }
     story.append(
         Paragraph(
-            f"Excavation permit No. <b>{escape(permit.number)}</b> allowed "
-            f"<b>{escape(contractor.name)}</b> to dig at {where} for: {escape(permit.purpose)}. "
-            f"The site had to be restored by <b>{_day(claim.deadline)}</b>. On {_day(made_on)} "
-            f"the permit is still {escape(permit.get_status_display().lower())} and no "
-            f"restoration act has closed it: the restoration is <b>{claim.days_overdue} "
-            f"day(s) overdue</b>.",
+            _(
+                "Excavation permit No. %(permit)s allowed %(contractor)s to dig at %(where)s "
+                "for: %(purpose)s. The site had to be restored by %(deadline)s. On %(today)s "
+                "the permit is still %(status)s and no restoration act has closed it: the "
+                "restoration is %(overdue)s."
+            )
+            % {
+                "permit": f"<b>{escape(permit.number)}</b>",
+                "contractor": f"<b>{escape(contractor.name)}</b>",
+                "where": where,
+                "purpose": escape(permit.purpose),
+                "deadline": f"<b>{_day(claim.deadline)}</b>",
+                "today": _day(made_on),
+                "status": escape(str(permit.get_status_display()).lower()),
+                "overdue": f"<b>{overdue}</b>",
+            },
             st["base"],
         )
     )
     story.append(Spacer(1, 3 * mm))
     if police:
-        ask = (
+        ask = _(
             "The open excavation may endanger traffic and pedestrians. The operations centre "
             "asks the traffic police department to inspect the site and to take the measures "
             "the law provides against the contractor named below."
         )
     else:
-        ask = (
+        ask = _(
             "You are required to restore the site without delay and to submit the restoration "
             "act (date, description, photos or documents) through the permit, or to apply for "
             "an extension of the deadline stating its reason. A copy of this claim has been "
@@ -334,49 +380,52 @@ def claim_pdf(*, claim: Claim) -> bytes:
 
     extensions = list(permit.extensions.filter(status="approved").order_by("decided_at"))
     facts = [
-        ("Permit number", permit.number),
-        ("Purpose", permit.purpose),
-        ("Work site address", permit.address or "—"),
-        ("Contractor", contractor.name + (f", {contractor.email}" if contractor.email else "")),
-        ("Responsible person", permit.responsible_person),
-        ("Issued on", _day(permit.issued_on)),
-        ("Planned start", _day(permit.planned_start)),
-        ("Restoration deadline", _day(claim.deadline)),
-        ("Days overdue", str(claim.days_overdue)),
-        ("Permit status", permit.get_status_display()),
+        (_("Permit number"), permit.number),
+        (_("Purpose"), permit.purpose),
+        (_("Work site address"), permit.address or "—"),
+        (_("Contractor"), contractor.name + (f", {contractor.email}" if contractor.email else "")),
+        (_("Responsible person"), permit.responsible_person),
+        (_("Issued on"), _day(permit.issued_on)),
+        (_("Planned start"), _day(permit.planned_start)),
+        (_("Restoration deadline"), _day(claim.deadline)),
+        (_("Days overdue"), str(claim.days_overdue)),
+        (_("Permit status"), str(permit.get_status_display())),
     ]
     if extensions:
         facts.append(
             (
-                "Earlier deadlines",
+                _("Earlier deadlines"),
                 "; ".join(
-                    f"{e.old_deadline.isoformat()} → {e.new_deadline.isoformat()} ({e.reason})"
+                    f"{_short(e.old_deadline)} → {_short(e.new_deadline)} ({e.reason})"
                     for e in extensions
                 ),
             )
         )
-    story += [Paragraph("Particulars", st["h2"]), _facts_table(facts, st, width)]
+    story += [Paragraph(_("Particulars"), st["h2"]), _facts_table(facts, st, width)]
 
     appeals = appeals_for_permit(permit)
-    story.append(Paragraph("Residents' appeals about the site", st["h2"]))
+    story.append(Paragraph(_("Residents' appeals about the site"), st["h2"]))
     if appeals:
         story.append(_appeals_table(appeals, st, width))
     else:
-        story.append(Paragraph("None recorded.", st["base"]))
+        story.append(Paragraph(_("None recorded."), st["base"]))
 
     plan = site_plan(geom=permit.geom)
     story.append(
         KeepTogether(
             [
-                Paragraph("Site plan", st["h2"]),
+                Paragraph(_("Site plan"), st["h2"]),
                 SitePlanFlowable(plan, width, 68 * mm, regular),
                 Spacer(1, 1.5 * mm),
                 Paragraph(
-                    "Work area in red; buildings grey, yards beige, streets white. Map data "
-                    "© OpenStreetMap contributors (ODbL) and the city's registers. "
-                    f"Issued by the {escape(city)} city operations centre: generated "
-                    "automatically when the deadline passed. Quote the claim number "
-                    f"{escape(claim.number)} in any reply.",
+                    _(
+                        "Work area in red; buildings grey, yards beige, streets white. Map data "
+                        "© OpenStreetMap contributors (ODbL) and the city's registers. "
+                        "Issued by the %(city)s city operations centre: generated "
+                        "automatically when the deadline passed. Quote the claim number "
+                        "%(number)s in any reply."
+                    )
+                    % {"city": escape(city), "number": escape(claim.number)},
                     st["small"],
                 ),
             ]
@@ -387,8 +436,15 @@ def claim_pdf(*, claim: Claim) -> bytes:
         canvas.saveState()
         canvas.setFont(regular, 7)
         canvas.setFillColor(MUTED)
-        canvas.drawString(20 * mm, 10 * mm, f"Claim {claim.number} · permit {permit.number}")
-        canvas.drawRightString(A4[0] - 20 * mm, 10 * mm, f"page {document.page}")
+        canvas.drawString(
+            20 * mm,
+            10 * mm,
+            _("Claim %(claim)s · permit %(permit)s")
+            % {"claim": claim.number, "permit": permit.number},
+        )
+        canvas.drawRightString(
+            A4[0] - 20 * mm, 10 * mm, _("page %(page)s") % {"page": document.page}
+        )
         canvas.restoreState()
 
     doc.build(story, onFirstPage=footer, onLaterPages=footer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from layers.models import NetworkKind
 from layers.validators import validate_geometry
@@ -14,10 +15,10 @@ SRID = 4326
 
 class Permit(models.Model):
     class Status(models.TextChoices):
-        ISSUED = "issued", "Issued"
-        IN_PROGRESS = "in_progress", "In progress"
-        CLOSED = "closed", "Closed (restored)"
-        CANCELLED = "cancelled", "Cancelled"
+        ISSUED = "issued", _("Issued")
+        IN_PROGRESS = "in_progress", _("In progress")
+        CLOSED = "closed", _("Closed (restored)")
+        CANCELLED = "cancelled", _("Cancelled")
 
     number = models.CharField(max_length=32, unique=True)
     contractor = models.ForeignKey(
@@ -145,13 +146,13 @@ class Claim(models.Model):
     """
 
     class Recipient(models.TextChoices):
-        CONTRACTOR = "contractor", "Contractor"
-        POLICE = "police", "Police traffic department"
+        CONTRACTOR = "contractor", _("Contractor")
+        POLICE = "police", _("Police traffic department")
 
     class Delivery(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed (retrying)"
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed (retrying)")
 
     number = models.CharField(max_length=32, unique=True)
     # No index of its own: the unique constraint's index leads with permit_id (one index fewer

@@ -18,6 +18,7 @@ from django.contrib.gis.geos import GEOSGeometry, Point, Polygon
 from django.db import DatabaseError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from gis.exceptions import ApplicationError, BadQuery, NotFound, Unauthorized
 from gis.roles import PUBLIC, Viewer
@@ -83,7 +84,7 @@ def permits_visible(*, viewer: Viewer) -> models.QuerySet[Permit]:
 def permit_get(*, viewer: Viewer, permit_id: int) -> Permit:
     permit = permits_visible(viewer=viewer).filter(pk=permit_id).first()
     if permit is None:
-        raise NotFound(f"No permit {permit_id}.")
+        raise NotFound(_("No permit %(permit_id)s.") % {"permit_id": permit_id})
     return permit
 
 
@@ -115,7 +116,7 @@ def permit_detail(*, viewer: Viewer, permit_id: int) -> Permit:
         .first()
     )
     if permit is None:
-        raise NotFound(f"No permit {permit_id}.")
+        raise NotFound(_("No permit %(permit_id)s.") % {"permit_id": permit_id})
     return permit
 
 
@@ -311,7 +312,7 @@ def appeals_for_permit(permit: Permit, *, limit: int = 20) -> list[Appeal]:
 def claims_visible(*, viewer: Viewer) -> models.QuerySet[Claim]:
     """Staff see every claim; a contractor the claims addressed to its organisation."""
     if viewer.is_public:
-        raise Unauthorized("Claims need an authenticated operator, planner or contractor.")
+        raise Unauthorized(_("Claims need an authenticated operator, planner or contractor."))
     rows = Claim.objects.select_related("permit", "recipient")
     if not viewer.is_staff_role:
         rows = rows.filter(recipient_id=viewer.organisation_id)
@@ -332,7 +333,7 @@ def claims_list(
 def claim_get(*, viewer: Viewer, claim_id: int) -> Claim:
     claim = claims_visible(viewer=viewer).filter(pk=claim_id).first()
     if claim is None:
-        raise NotFound(f"No claim {claim_id}.")
+        raise NotFound(_("No claim %(claim_id)s.") % {"claim_id": claim_id})
     return claim
 
 
@@ -348,7 +349,8 @@ def police_organisation() -> Organisation:
         found = police.filter(name=name).first()
         if found is None:
             raise PoliceNotConfigured(
-                f"POLICE_ORGANISATION is {name!r}, but no police organisation has that name."
+                _("POLICE_ORGANISATION is %(name)s, but no police organisation has that name.")
+                % {"name": repr(name)}
             )
         return found
     candidates = list(police[:3])
@@ -356,7 +358,7 @@ def police_organisation() -> Organisation:
         return candidates[0]
     if not candidates:
         raise PoliceNotConfigured(
-            "No organisation of kind police exists: police claims cannot be addressed."
+            _("No organisation of kind police exists: police claims cannot be addressed.")
         )
     raise PoliceNotConfigured(
         "Several police organisations exist; set POLICE_ORGANISATION to the one claims go to: "
@@ -417,16 +419,19 @@ def restoration_public(
     text = (address or "").strip()
     if len(text) < 2:
         raise BadQuery(
-            "Give an address of at least 2 characters.",
+            _("Give an address of at least 2 characters."),
             extra={"fields": {"address": ["At least 2 characters."]}},
         )
     if len(text) > 200:
         raise BadQuery(
-            "An address has at most 200 characters.",
+            _("An address has at most 200 characters."),
             extra={"fields": {"address": ["At most 200 characters."]}},
         )
     if not 0 < radius_m <= PUBLIC_MAX_RADIUS_M:
-        raise BadQuery(f"radius must be more than 0 and at most {PUBLIC_MAX_RADIUS_M:g} m.")
+        raise BadQuery(
+            _("radius must be more than 0 and at most %(public_max_radius_m)s m.")
+            % {"public_max_radius_m": format(PUBLIC_MAX_RADIUS_M, "g")}
+        )
     located = _geocode(text)
     open_permits = Permit.objects.filter(status__in=ACTIVE).select_related("contractor")
     # A permit written to the same address counts even if its work area lies further away

@@ -35,7 +35,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import EmailMessage
 from django.core.mail.utils import DNS_NAME
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext as _
 from psycopg import sql
 from pyproj import Geod
 from rest_framework import status as http
@@ -161,13 +164,16 @@ def allowed_actions(permit: Permit, viewer: Viewer) -> list[str]:
 
 def _require_role(viewer: Viewer, action: str) -> None:
     if viewer.is_public:
-        raise Unauthorized("Permits need an authenticated operator or contractor.")
+        raise Unauthorized(_("Permits need an authenticated operator or contractor."))
     if viewer.role == Role.OPERATOR or (
         viewer.role == Role.CONTRACTOR and action in CONTRACTOR_ACTIONS
     ):
         return
     who = "the public" if viewer.is_public else f"a {viewer.role}"
-    raise Forbidden(f"{who.capitalize()} may not {action.replace('_', ' ')} a permit.")
+    raise Forbidden(
+        _("%(capitalize)s may not %(replace)s a permit.")
+        % {"capitalize": who.capitalize(), "replace": action.replace("_", " ")}
+    )
 
 
 def _locked(viewer: Viewer, permit_id: int, action: Action) -> Permit:
@@ -177,12 +183,16 @@ def _locked(viewer: Viewer, permit_id: int, action: Action) -> Permit:
         permits_visible(viewer=viewer).select_for_update(of=("self",)).filter(pk=permit_id).first()
     )
     if permit is None:
-        raise NotFound(f"No permit {permit_id}.")
+        raise NotFound(_("No permit %(permit_id)s.") % {"permit_id": permit_id})
     if permit.status not in ACTION_FROM[action]:
         allowed = allowed_actions(permit, viewer)
         raise TransitionNotAllowed(
-            f"A permit that is {permit.get_status_display().lower()} cannot "
-            f"{action.replace('_', ' ')}; allowed now: {', '.join(allowed) or 'nothing'}.",
+            _("A permit that is %(lower)s cannot %(replace)s; allowed now: %(value)s.")
+            % {
+                "lower": permit.get_status_display().lower(),
+                "replace": action.replace("_", " "),
+                "value": ", ".join(allowed) or "nothing",
+            },
             extra={"status": permit.status, "allowed": allowed},
         )
     return permit
@@ -223,14 +233,14 @@ def work_area_from_geojson(data: Any) -> Polygon:
         data = data.get("geometry")
     if not isinstance(data, dict) or data.get("type") != "Polygon":
         raise BadInput(
-            "The work area must be a GeoJSON Polygon.",
+            _("The work area must be a GeoJSON Polygon."),
             extra={"fields": {"geom": ["A GeoJSON Polygon in lon/lat."]}},
         )
     try:
         geom = GEOSGeometry(json.dumps(data))
     except (GEOSException, GDALException, ValueError, TypeError) as exc:
         raise BadInput(
-            f"The work area is not readable GeoJSON: {exc}",
+            _("The work area is not readable GeoJSON: %(exc)s") % {"exc": exc},
             extra={"fields": {"geom": ["Not readable GeoJSON."]}},
         ) from None
     geom.srid = 4326  # RFC 7946: GeoJSON is WGS 84 lon/lat
@@ -243,23 +253,30 @@ def _check_area(geom: GEOSGeometry) -> None:
         return BadInput(message, extra={"fields": {"geom": [message]}})
 
     if not isinstance(geom, Polygon) or geom.empty:
-        raise bad("The work area must be a non-empty Polygon.")
+        raise bad(_("The work area must be a non-empty Polygon."))
     if geom.hasz:
-        raise bad("The work area must be 2D: lon/lat pairs, no heights.")
+        raise bad(_("The work area must be 2D: lon/lat pairs, no heights."))
     if geom.num_coords > MAX_AREA_VERTICES:
-        raise bad(f"The work area has {geom.num_coords} vertices; at most {MAX_AREA_VERTICES}.")
+        raise bad(
+            _("The work area has %(num_coords)s vertices; at most %(max_area_vertices)s.")
+            % {"num_coords": geom.num_coords, "max_area_vertices": MAX_AREA_VERTICES}
+        )
     xmin, ymin, xmax, ymax = geom.extent
     if xmin < -180 or xmax > 180 or ymin < -90 or ymax > 90:
-        raise bad("Coordinates must be lon/lat (EPSG:4326), as GeoJSON requires.")
+        raise bad(_("Coordinates must be lon/lat (EPSG:4326), as GeoJSON requires."))
     if not geom.valid:
-        raise bad(f"The work area is not a valid polygon: {geom.valid_reason}.")
-    area, _ = WGS84.polygon_area_perimeter(*zip(*geom.exterior_ring.coords, strict=True))
+        raise bad(
+            _("The work area is not a valid polygon: %(valid_reason)s.")
+            % {"valid_reason": geom.valid_reason}
+        )
+    area, _perimeter = WGS84.polygon_area_perimeter(*zip(*geom.exterior_ring.coords, strict=True))
     area = abs(area)
     if area <= 0:
-        raise bad("The work area has no area.")
+        raise bad(_("The work area has no area."))
     if area > MAX_AREA_M2:
         raise bad(
-            f"The work area is {area:,.0f} m²; a permit covers at most {MAX_AREA_M2:,.0f} m²."
+            _("The work area is %(area)s m²; a permit covers at most %(max_area_m2)s m².")
+            % {"area": format(area, ",.0f"), "max_area_m2": format(MAX_AREA_M2, ",.0f")}
         )
     city_check(geom, field="geom", what="The work area")
 
@@ -313,15 +330,16 @@ def permit_issue(
 ) -> IssueResult:
     """Issue a permit (operators): conflicts checked, blocking ones need ``conflict_override``."""
     if viewer.is_public:
-        raise Unauthorized("Permits need an authenticated operator.")
+        raise Unauthorized(_("Permits need an authenticated operator."))
     if viewer.role != Role.OPERATOR:
-        raise Forbidden("Only an operator issues permits.")
+        raise Forbidden(_("Only an operator issues permits."))
     today = local_today()
     issued_on = issued_on or today
     contractor = Organisation.objects.filter(pk=contractor_id, kind__in=DIGGER_KINDS).first()
     if contractor is None:
         raise BadInput(
-            f"No contractor or service organisation {contractor_id}.",
+            _("No contractor or service organisation %(contractor_id)s.")
+            % {"contractor_id": contractor_id},
             extra={"fields": {"contractor": ["Unknown contractor."]}},
         )
     _check_dates(issued_on=issued_on, planned_start=planned_start, deadline=deadline, today=today)
@@ -424,7 +442,7 @@ def permit_update(
     """Change a permit's details or work area (operators); a new area is checked again."""
     unknown = set(changes) - set(UPDATABLE)
     if unknown:
-        raise BadInput(f"Cannot change {', '.join(sorted(unknown))} here.")
+        raise BadInput(_("Cannot change %(join)s here.") % {"join": ", ".join(sorted(unknown))})
     permit = _locked(viewer, permit_id, Action.UPDATE)
     diff = {
         name: [_jsonable(getattr(permit, name)), _jsonable(value)]
@@ -496,7 +514,10 @@ def _check_new_deadline(permit: Permit, new_deadline: date) -> None:
 def _require_text(value: str, name: str) -> str:
     value = (value or "").strip()
     if not value:
-        raise BadInput(f"Give the {name}.", extra={"fields": {name: ["This field is required."]}})
+        raise BadInput(
+            _("Give the %(name)s.") % {"name": name},
+            extra={"fields": {name: ["This field is required."]}},
+        )
     return value
 
 
@@ -510,7 +531,7 @@ def permit_extension_request(
     _check_new_deadline(permit, new_deadline)
     if permit.extensions.filter(status="requested").exists():
         raise Conflict(
-            "An extension request is already waiting for an operator.",
+            _("An extension request is already waiting for an operator."),
             extra={"status": permit.status, "allowed": allowed_actions(permit, viewer)},
         )
     extension = Extension.objects.create(
@@ -549,9 +570,15 @@ def permit_extend(
     if extension_id is not None:
         extension = permit.extensions.filter(pk=extension_id).first()
         if extension is None:
-            raise NotFound(f"No extension request {extension_id} for permit {permit.number}.")
+            raise NotFound(
+                _("No extension request %(extension_id)s for permit %(number)s.")
+                % {"extension_id": extension_id, "number": permit.number}
+            )
         if extension.status != "requested":
-            raise Conflict(f"Extension request {extension_id} is already {extension.status}.")
+            raise Conflict(
+                _("Extension request %(extension_id)s is already %(status)s.")
+                % {"extension_id": extension_id, "status": extension.status}
+            )
         new_deadline = new_deadline or extension.new_deadline
         reason = reason.strip() or extension.reason
     else:
@@ -559,7 +586,7 @@ def permit_extend(
         reason = _require_text(reason, "reason")
     if new_deadline is None:
         raise BadInput(
-            "Give the new deadline.",
+            _("Give the new deadline."),
             extra={"fields": {"new_deadline": ["This field is required."]}},
         )
     _check_new_deadline(permit, new_deadline)
@@ -598,9 +625,15 @@ def permit_extension_refuse(
     reason = _require_text(reason, "reason")
     extension = permit.extensions.filter(pk=extension_id).first()
     if extension is None:
-        raise NotFound(f"No extension request {extension_id} for permit {permit.number}.")
+        raise NotFound(
+            _("No extension request %(extension_id)s for permit %(number)s.")
+            % {"extension_id": extension_id, "number": permit.number}
+        )
     if extension.status != "requested":
-        raise Conflict(f"Extension request {extension_id} is already {extension.status}.")
+        raise Conflict(
+            _("Extension request %(extension_id)s is already %(status)s.")
+            % {"extension_id": extension_id, "status": extension.status}
+        )
     extension.status = "refused"
     extension.approved_by_id = viewer.user_id
     extension.decided_at = timezone.now()
@@ -621,7 +654,12 @@ def upload_size_check(upload: UploadedFile) -> None:
     if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
         name = display_name(upload.name)
         raise TooLarge(
-            f"{name} is {upload.size:,} bytes; a file may have at most {MAX_UPLOAD_BYTES:,}.",
+            _("%(name)s is %(size)s bytes; a file may have at most %(max_upload_bytes)s.")
+            % {
+                "name": name,
+                "size": format(upload.size, ","),
+                "max_upload_bytes": format(MAX_UPLOAD_BYTES, ","),
+            },
             extra={"fields": {"files": [f"{name}: too large."]}},
         )
 
@@ -640,23 +678,26 @@ def permit_restoration_add(
     text = _require_text(text, "text")
     if restored_on > local_today():
         raise BadInput(
-            "The site cannot be restored in the future.",
+            _("The site cannot be restored in the future."),
             extra={"fields": {"restored_on": ["In the future."]}},
         )
     if restored_on < permit.issued_on:
         raise BadInput(
-            "The site cannot be restored before the permit was issued.",
+            _("The site cannot be restored before the permit was issued."),
             extra={"fields": {"restored_on": ["Before the permit was issued."]}},
         )
     if len(files) > MAX_UPLOAD_FILES:
-        raise BadInput(f"At most {MAX_UPLOAD_FILES} files at once.")
+        raise BadInput(
+            _("At most %(max_upload_files)s files at once.")
+            % {"max_upload_files": MAX_UPLOAD_FILES}
+        )
     for upload in files:
         upload_size_check(upload)
     checked = [upload_check(f) for f in files]
     act = RestorationAct.objects.filter(permit=permit).first()
     if act is None and not files:
         raise BadInput(
-            "A restoration act needs at least one photo or document.",
+            _("A restoration act needs at least one photo or document."),
             extra={"fields": {"files": ["At least one file."]}},
         )
     if act is None:
@@ -695,8 +736,10 @@ def permit_close(*, viewer: Viewer, permit_id: int, comment: str = "") -> Permit
     act = RestorationAct.objects.filter(permit=permit).first()
     if act is None or not act.documents.exists():
         raise Conflict(
-            "A permit closes only with a restoration act: date, text and at least one photo "
-            "or document (POST …/restoration).",
+            _(
+                "A permit closes only with a restoration act: date, text and at least "
+                "one photo or document (POST …/restoration)."
+            ),
             extra={"status": permit.status, "allowed": allowed_actions(permit, viewer)},
         )
     before = permit.status
@@ -950,8 +993,11 @@ def claim_send(*, claim_id: int) -> SendOutcome:
                 address = claim.recipient.email or claim.email
                 if not address:
                     raise ClaimDeliveryError(
-                        f"{claim.recipient.name} has no e-mail address: add one (admin, "
-                        "Organisations); the claim is retried"
+                        _(
+                            "%(name)s has no e-mail address: add one (admin, Organisations); the "
+                            "claim is retried"
+                        )
+                        % {"name": claim.recipient.name}
                     )
                 claim_email(claim, to=address).send(fail_silently=False)
         except Exception as exc:  # noqa: BLE001 - any failure is recorded, then retried
@@ -994,8 +1040,8 @@ def claims_send(*, claim_ids: list[int]) -> dict[str, int]:
 
 
 def human_date(day: date) -> str:
-    """A date as a letter writes it: 3 March 2026."""
-    return f"{day.day} {day:%B %Y}"
+    """A date as a letter writes it in the active language: 3 March 2026, 3 марта 2026 г."""
+    return date_format(day, "DATE_FORMAT")
 
 
 def claim_document(claim: Claim) -> bytes:
@@ -1015,30 +1061,57 @@ def claim_document(claim: Claim) -> bytes:
 
 
 def claim_email(claim: Claim, *, to: str) -> EmailMessage:
-    """The e-mail of a claim, its PDF attached, with the claim's fixed Message-ID."""
+    """The e-mail of a claim, its PDF attached, with the claim's fixed Message-ID.
+
+    It speaks the claim's language (``CLAIM_LANGUAGE``), as the PDF does, whoever sends it.
+    """
+    with translation.override(settings.CLAIM_LANGUAGE):
+        return _claim_email(claim, to=to)
+
+
+def _claim_email(claim: Claim, *, to: str) -> EmailMessage:
     permit = claim.permit
     if claim.recipient_kind == Claim.Recipient.POLICE:
-        ask = (
+        ask = gettext(
             "The site is still not restored and may endanger traffic and pedestrians. We ask "
             "the traffic police to inspect it and to take the measures the law provides."
         )
     else:
-        ask = (
+        ask = gettext(
             "Restore the site without delay and send the restoration act (date, text, photos) "
             "through the permit's page, or ask for an extension with its reason."
         )
-    body = (
-        f"Claim {claim.number}\n\n"
-        f"Excavation permit {permit.number} ({permit.purpose}) at "
-        f"{permit.address or 'the site on the attached map'}, issued to {permit.contractor.name}, "
-        f"had to be restored by {human_date(claim.deadline)}. "
-        f"It is {claim.days_overdue} day(s) overdue.\n\n{ask}\n\n"
-        "The formal claim is attached as a PDF.\n\n"
-        f"{settings.DEMO_CITY_NAME} city operations centre (citygis)\n"
+    values = {
+        "claim": claim.number,
+        "permit": permit.number,
+        "purpose": permit.purpose,
+        "where": permit.address or gettext("the site on the attached map"),
+        "contractor": permit.contractor.name,
+        "deadline": human_date(claim.deadline),
+        "short_deadline": date_format(claim.deadline, "SHORT_DATE_FORMAT"),
+        "city": settings.DEMO_CITY_NAME,
+    }
+    overdue = ngettext(
+        "It is %(days)s day overdue.", "It is %(days)s days overdue.", claim.days_overdue
+    ) % {"days": claim.days_overdue}
+    body = "\n\n".join(
+        [
+            gettext("Claim %(claim)s") % values,
+            gettext(
+                "Excavation permit %(permit)s (%(purpose)s) at %(where)s, issued to "
+                "%(contractor)s, had to be restored by %(deadline)s."
+            )
+            % values
+            + " "
+            + overdue,
+            ask,
+            gettext("The formal claim is attached as a PDF."),
+            gettext("%(city)s city operations centre (citygis)") % values + "\n",
+        ]
     )
     message = EmailMessage(
-        subject=f"Claim {claim.number}: permit {permit.number} not restored by "
-        f"{claim.deadline.isoformat()}",
+        subject=gettext("Claim %(claim)s: permit %(permit)s not restored by %(short_deadline)s")
+        % values,
         body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[to],

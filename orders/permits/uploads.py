@@ -16,6 +16,7 @@ import warnings
 from dataclasses import dataclass
 
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
@@ -67,18 +68,23 @@ def _photo(data: bytes) -> Checked | None:
             with Image.open(io.BytesIO(data)) as image:
                 checked = PHOTO_FORMATS.get(image.format or "")
                 if checked is None:
-                    raise Refused(f"a {image.format} image; send JPEG, PNG or WebP")
+                    raise Refused(
+                        _("a %(format)s image; send JPEG, PNG or WebP") % {"format": image.format}
+                    )
                 if image.width * image.height > MAX_PHOTO_PIXELS:
-                    raise Refused(f"{image.width} × {image.height} pixels is too large")
+                    raise Refused(
+                        _("%(width)s × %(height)s pixels is too large")
+                        % {"width": image.width, "height": image.height}
+                    )
                 image.load()  # decodes every pixel: a truncated or forged body fails here
     except UnidentifiedImageError:
         return None
     except Refused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise Refused("the image claims too many pixels") from None
+        raise Refused(_("the image claims too many pixels")) from None
     except (OSError, SyntaxError, ValueError):
-        raise Refused("the image is damaged or truncated") from None
+        raise Refused(_("the image is damaged or truncated")) from None
     return checked
 
 
@@ -89,11 +95,14 @@ def _pdf(data: bytes) -> Checked:
         if pages:
             reader.pages[0].mediabox  # noqa: B018  (reads the first page's dictionary)
     except (PyPdfError, OSError, ValueError, KeyError, TypeError, AttributeError):
-        raise Refused("it does not open as a PDF document") from None
+        raise Refused(_("it does not open as a PDF document")) from None
     if pages == 0:
-        raise Refused("the PDF has no pages")
+        raise Refused(_("the PDF has no pages"))
     if pages > MAX_PDF_PAGES:
-        raise Refused(f"the PDF has {pages} pages; at most {MAX_PDF_PAGES}")
+        raise Refused(
+            _("the PDF has %(pages)s pages; at most %(max_pdf_pages)s")
+            % {"pages": pages, "max_pdf_pages": MAX_PDF_PAGES}
+        )
     return PDF
 
 
@@ -103,7 +112,7 @@ def content_check(data: bytes) -> Checked:
         return _pdf(data)
     photo = _photo(data)
     if photo is None:
-        raise Refused("not a photo (JPEG, PNG, WebP) nor a PDF document")
+        raise Refused(_("not a photo (JPEG, PNG, WebP) nor a PDF document"))
     return photo
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -38,8 +39,11 @@ def _viewer(request: Request, roles: tuple[Role, ...]) -> Viewer:
         return viewer
     allowed = " or ".join(f"{'an' if r[0] in 'aeiou' else 'a'} {r}" for r in roles)
     if viewer.is_public:
-        raise Unauthorized(f"This needs the token of {allowed}.")
-    raise Forbidden(f"Your role ({viewer.role}) may not do this; it needs {allowed}.")
+        raise Unauthorized(_("This needs the token of %(allowed)s.") % {"allowed": allowed})
+    raise Forbidden(
+        _("Your role (%(role)s) may not do this; it needs %(allowed)s.")
+        % {"role": viewer.role, "allowed": allowed}
+    )
 
 
 ERRORS = {
@@ -136,9 +140,9 @@ class PlanRequest(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if (attrs.get("budget") is None) == (attrs.get("count") is None):
-            raise serializers.ValidationError("Give either a budget or a count of yards.")
+            raise serializers.ValidationError(_("Give either a budget or a count of yards."))
         if attrs["first_month"] > attrs["last_month"]:
-            raise serializers.ValidationError("first_month is after last_month.")
+            raise serializers.ValidationError(_("first_month is after last_month."))
         return attrs
 
 
@@ -426,7 +430,7 @@ class NetworkRepairRequest(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["planned_end"] < attrs["planned_start"]:
-            raise serializers.ValidationError("planned_end is before planned_start.")
+            raise serializers.ValidationError(_("planned_end is before planned_start."))
         return attrs
 
 

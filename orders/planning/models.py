@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.gis.db import models
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from layers.models import CityObject, NetworkKind, NetworkSegment, Yard
 from layers.validators import validate_geometry
@@ -47,8 +48,8 @@ class YardPlan(models.Model):
     """
 
     class Basis(models.TextChoices):
-        BUDGET = "budget", "Budget"
-        COUNT = "count", "Number of yards"
+        BUDGET = "budget", _("Budget")
+        COUNT = "count", _("Number of yards")
 
     year = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(FIRST_YEAR), MaxValueValidator(LAST_YEAR)]
@@ -112,9 +113,9 @@ class YardPlanItem(models.Model):
     """
 
     class Status(models.TextChoices):
-        PLANNED = "planned", "Planned"
-        IN_PROGRESS = "in_progress", "In progress"
-        DONE = "done", "Done"
+        PLANNED = "planned", _("Planned")
+        IN_PROGRESS = "in_progress", _("In progress")
+        DONE = "done", _("Done")
 
     plan = models.ForeignKey(YardPlan, on_delete=models.CASCADE, related_name="items")
     yard = models.ForeignKey(
@@ -202,10 +203,10 @@ class NetworkRepair(models.Model):
     """
 
     class Status(models.TextChoices):
-        PLANNED = "planned", "Planned"
-        IN_PROGRESS = "in_progress", "In progress"
-        DONE = "done", "Done"
-        CANCELLED = "cancelled", "Cancelled"
+        PLANNED = "planned", _("Planned")
+        IN_PROGRESS = "in_progress", _("In progress")
+        DONE = "done", _("Done")
+        CANCELLED = "cancelled", _("Cancelled")
 
     segment = models.ForeignKey(
         NetworkSegment, on_delete=models.PROTECT, related_name="planned_repairs"

@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.gis.geos import Polygon
 from django.db import connection
+from django.utils.translation import gettext as _
 from psycopg import sql
 
 from gis.exceptions import ApplicationError, BadQuery, NotFound
@@ -104,23 +105,33 @@ def weights_parse(*, text: str) -> Weights:
         name = name.strip()
         if not sep or not name:
             raise BadQuery(
-                f"weights takes name:value pairs separated by commas, got {part.strip()!r}.",
+                _("weights takes name:value pairs separated by commas, got %(strip)s.")
+                % {"strip": repr(part.strip())},
                 extra={"weights": list(WEIGHT_NAMES)},
             )
         if name not in WEIGHT_NAMES:
-            raise BadQuery(f"Unknown weight {name!r}.", extra={"weights": list(WEIGHT_NAMES)})
+            raise BadQuery(
+                _("Unknown weight %(name)s.") % {"name": repr(name)},
+                extra={"weights": list(WEIGHT_NAMES)},
+            )
         if name in values:
-            raise BadQuery(f"Weight {name!r} is given twice.")
+            raise BadQuery(_("Weight %(name)s is given twice.") % {"name": repr(name)})
         try:
             value = float(raw)
         except ValueError:
-            raise BadQuery(f"Weight {name!r} is not a number: {raw.strip()!r}.") from None
+            raise BadQuery(
+                _("Weight %(name)s is not a number: %(strip)s.")
+                % {"name": repr(name), "strip": repr(raw.strip())}
+            ) from None
         if not math.isfinite(value) or value < 0 or value > MAX_WEIGHT:
-            raise BadQuery(f"Weight {name!r} must be between 0 and {MAX_WEIGHT:g}, got {raw!r}.")
+            raise BadQuery(
+                _("Weight %(name)s must be between 0 and %(max_weight)s, got %(raw)s.")
+                % {"name": repr(name), "max_weight": format(MAX_WEIGHT, "g"), "raw": repr(raw)}
+            )
         values[name] = value
     weights = Weights(**values)
     if weights.total <= 0:
-        raise BadQuery("At least one weight must be above 0.")
+        raise BadQuery(_("At least one weight must be above 0."))
     return weights
 
 
@@ -137,12 +148,17 @@ def exclusions_parse(*, text: str) -> Exclusions:
             try:
                 repaired = int(raw)
             except ValueError:
-                raise BadQuery(f"repaired:N takes a number of years, got {raw!r}.") from None
+                raise BadQuery(
+                    _("repaired:N takes a number of years, got %(raw)s.") % {"raw": repr(raw)}
+                ) from None
             if not 1 <= repaired <= MAX_REPAIRED_YEARS:
-                raise BadQuery(f"repaired:N takes 1 to {MAX_REPAIRED_YEARS} years, got {raw}.")
+                raise BadQuery(
+                    _("repaired:N takes 1 to %(max_repaired_years)s years, got %(raw)s.")
+                    % {"max_repaired_years": MAX_REPAIRED_YEARS, "raw": raw}
+                )
         else:
             raise BadQuery(
-                f"Unknown exclusion {part!r}.",
+                _("Unknown exclusion %(part)s.") % {"part": repr(part)},
                 extra={"exclusions": ["open_permits", "repaired:N", "none"]},
             )
     return Exclusions(open_permits=open_permits, repaired_years=repaired)
@@ -512,8 +528,11 @@ def _unit_cost(costs: dict[str, Decimal], surface: str) -> Decimal:
     cost = costs.get(surface, costs.get(Yard.Surface.UNKNOWN))
     if cost is None:
         raise ApplicationError(
-            f"No unit cost for surface {surface!r} nor for 'unknown': set them in the admin "
-            "(Planning → Unit costs)."
+            _(
+                "No unit cost for surface %(surface)s nor for 'unknown': set them in the "
+                "admin (Planning → Unit costs)."
+            )
+            % {"surface": repr(surface)}
         )
     return cost
 
@@ -555,7 +574,7 @@ def plan_compose(
     do not. New yards are spread over the season months in equal shares of area, best first.
     """
     if (budget is None) == (count is None):
-        raise BadQuery("Give either a budget or a count of yards.")
+        raise BadQuery(_("Give either a budget or a count of yards."))
     draft = PlanDraft(
         year=year,
         basis=YardPlan.Basis.BUDGET if budget is not None else YardPlan.Basis.COUNT,
@@ -653,7 +672,7 @@ def plan_compose(
 def plan_get(*, pk: int) -> YardPlan:
     plan = YardPlan.objects.filter(pk=pk).select_related("created_by").first()
     if plan is None:
-        raise NotFound(f"No yard plan {pk}.")
+        raise NotFound(_("No yard plan %(pk)s.") % {"pk": pk})
     return plan
 
 
@@ -958,13 +977,21 @@ def break_query_make(
 ) -> BreakQuery:
     """The period defaults to the last DEFAULT_PERIOD_YEARS years up to today."""
     if kind is not None and kind not in NetworkKind.values:
-        raise BadQuery(f"Unknown network kind {kind!r}.", extra={"kinds": NetworkKind.values})
+        raise BadQuery(
+            _("Unknown network kind %(kind)s.") % {"kind": repr(kind)},
+            extra={"kinds": NetworkKind.values},
+        )
     until = until or today
     since = since or _years_before(until, DEFAULT_PERIOD_YEARS)
     if since > until:
-        raise BadQuery(f"since ({since}) is after until ({until}).")
+        raise BadQuery(
+            _("since (%(since)s) is after until (%(until)s).") % {"since": since, "until": until}
+        )
     if not 0 <= snap_m <= MAX_SNAP_M:
-        raise BadQuery(f"snap_m must be between 0 and {MAX_SNAP_M:g} m.")
+        raise BadQuery(
+            _("snap_m must be between 0 and %(max_snap_m)s m.")
+            % {"max_snap_m": format(MAX_SNAP_M, "g")}
+        )
     return BreakQuery(since=since, until=until, kind=kind, snap_m=snap_m)
 
 
@@ -982,11 +1009,14 @@ def hotspots_find(*, query: BreakQuery, eps_m: float, min_points: int, k: int) -
     incidents lie on; a segment with at least ``k`` incidents in the period is a repair candidate.
     """
     if not 0 < eps_m <= MAX_EPS_M:
-        raise BadQuery(f"eps_m must be above 0 and at most {MAX_EPS_M:g} m.")
+        raise BadQuery(
+            _("eps_m must be above 0 and at most %(max_eps_m)s m.")
+            % {"max_eps_m": format(MAX_EPS_M, "g")}
+        )
     if min_points < 1:
-        raise BadQuery("min_points must be at least 1.")
+        raise BadQuery(_("min_points must be at least 1."))
     if k < 1:
-        raise BadQuery("k must be at least 1.")
+        raise BadQuery(_("k must be at least 1."))
     params = {**query.params(), "eps_m": eps_m, "min_points": min_points, "k": k}
     with connection.cursor() as cursor:
         cursor.execute(HOTSPOTS.as_string(), params)
@@ -1034,7 +1064,8 @@ def breaks_per_month(*, query: BreakQuery) -> dict[str, Any]:
     months = _months(query.since, query.until)
     if len(months) > MAX_CHART_MONTHS:
         raise BadQuery(
-            f"The period spans {len(months)} months; a chart shows at most {MAX_CHART_MONTHS}."
+            _("The period spans %(len)s months; a chart shows at most %(max_chart_months)s.")
+            % {"len": len(months), "max_chart_months": MAX_CHART_MONTHS}
         )
     statement = sql.SQL(
         "WITH {incidents} SELECT to_char(date_trunc('month', occurred_on), 'YYYY-MM'), kind, "

@@ -17,6 +17,7 @@ from affine import Affine
 from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rasterio.crs import CRS
 
 from gis.exceptions import ApplicationError, Conflict, NotFound
@@ -142,24 +143,29 @@ def plan_item_update(
     """
     plan = YardPlan.objects.filter(pk=plan_id).first()
     if plan is None:
-        raise NotFound(f"No yard plan {plan_id}.")
+        raise NotFound(_("No yard plan %(plan_id)s.") % {"plan_id": plan_id})
     if not plan.is_record:
         raise Conflict(
-            f"Yard plan {plan.year} v{plan.version} is superseded; update the plan of record."
+            _("Yard plan %(year)s v%(version)s is superseded; update the plan of record.")
+            % {"year": plan.year, "version": plan.version}
         )
     item = YardPlanItem.objects.select_for_update().filter(pk=item_id, plan=plan).first()
     if item is None:
-        raise NotFound(f"No item {item_id} in yard plan {plan_id}.")
+        raise NotFound(
+            _("No item %(item_id)s in yard plan %(plan_id)s.")
+            % {"item_id": item_id, "plan_id": plan_id}
+        )
     if status not in YardPlanItem.Status.values:
         raise BadQuery(
-            f"Unknown status {status!r}.", extra={"statuses": YardPlanItem.Status.values}
+            _("Unknown status %(status)s.") % {"status": repr(status)},
+            extra={"statuses": YardPlanItem.Status.values},
         )
     if status != YardPlanItem.Status.DONE and done_on is not None:
-        raise BadQuery("done_on goes with status 'done' only.")
+        raise BadQuery(_("done_on goes with status 'done' only."))
     item.status = status
     item.done_on = (done_on or today) if status == YardPlanItem.Status.DONE else None
     if item.done_on is not None and item.done_on > today:
-        raise BadQuery(f"done_on {item.done_on} is in the future.")
+        raise BadQuery(_("done_on %(done_on)s is in the future.") % {"done_on": item.done_on})
     item.full_clean(exclude=["plan"])
     item.save(update_fields=["status", "done_on", "updated_at"])
     if item.done_on is not None and item.yard_id is not None:
@@ -216,14 +222,17 @@ def incidents_density_export(*, query: BreakQuery, cell_m: float, path: Path) ->
     """
     started = time.monotonic()
     if query.kind is None or query.kind not in NetworkKind.values:
-        raise DensityError("Name a network kind.", extra={"kinds": NetworkKind.values})
+        raise DensityError(_("Name a network kind."), extra={"kinds": NetworkKind.values})
     if not (math.isfinite(cell_m) and 1 <= cell_m <= 10_000):
-        raise DensityError(f"The cell size must be 1 to 10,000 m, got {cell_m:g}.")
+        raise DensityError(
+            _("The cell size must be 1 to 10,000 m, got %(cell_m)s.")
+            % {"cell_m": format(cell_m, "g")}
+        )
     srid, points = incident_points_projected(query=query)
     if srid is None:
         raise DensityError(
-            f"No located {query.kind} incident from {query.since} to {query.until}: "
-            "nothing to count."
+            _("No located %(kind)s incident from %(since)s to %(until)s: nothing to count.")
+            % {"kind": query.kind, "since": query.since, "until": query.until}
         )
     xs = np.array([p[0] for p in points])
     ys = np.array([p[1] for p in points])
@@ -234,7 +243,8 @@ def incidents_density_export(*, query: BreakQuery, cell_m: float, path: Path) ->
     width, height = round((east - west) / cell_m), round((north - south) / cell_m)
     if width * height > MAX_CELLS:
         raise DensityError(
-            f"{width}×{height} cells is too many; use a larger cell size than {cell_m:g} m."
+            _("%(width)s×%(height)s cells is too many; use a larger cell size than %(cell_m)s m.")
+            % {"width": width, "height": height, "cell_m": format(cell_m, "g")}
         )
     counts = np.zeros((height, width), dtype=np.uint32)
     cols = np.floor((xs - west) / cell_m).astype(int)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import calendar
 import csv
+import datetime
 import io
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from gis.exceptions import error_body
 from layers.models import NetworkKind
 from orders.planning import selectors
-from orders.planning.models import YardPlan
+from orders.planning.models import YardPlan, YardPlanItem
 from tiles.models import Raster
 
 ATTRIBUTION = "© OpenStreetMap contributors"
@@ -29,7 +32,7 @@ def _record_or_404(request: HttpRequest, year: int, *, html: bool) -> YardPlan |
     if plan is not None:
         return plan
     years = selectors.plan_years_published()
-    message = f"No yard repair plan is published for {year}."
+    message = _("No yard repair plan is published for %(year)s.") % {"year": year}
     if html:
         return render(
             request,
@@ -42,6 +45,8 @@ def _record_or_404(request: HttpRequest, year: int, *, html: bool) -> YardPlan |
 
 def _cached(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = f"public, max-age={PLAN_MAX_AGE}"
+    # The page speaks the language of the switch's cookie or of Accept-Language.
+    patch_vary_headers(response, ("Cookie",))
     return response
 
 
@@ -52,10 +57,11 @@ def plan_page(request: HttpRequest, year: int) -> HttpResponse:
     if isinstance(plan, HttpResponse):
         return plan
     rows = selectors.plan_public_rows(plan=plan)
+    statuses = dict(YardPlanItem.Status.choices)
     for row in rows:
-        month = int(row["planned_month"][5:])
-        row["month_name"] = f"{calendar.month_name[month]} {plan.year}"
-        row["status_label"] = row["status"].replace("_", " ")
+        month = datetime.date.fromisoformat(f"{row['planned_month']}-01")
+        row["month_name"] = date_format(month, "F Y")
+        row["status_label"] = statuses.get(row["status"], row["status"])
     context = {
         "year": year,
         "plan": plan,

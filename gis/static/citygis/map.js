@@ -5,6 +5,7 @@
 // page); the catalog, TileJSON and tiles are then what that session may see, and the style is
 // rebuilt from the catalog.
 
+import { format, formatAddress, gettext, language } from "./i18n.js";
 import { credentialsOf, logIn as openSession, logOut as closeSession, whoAmI } from "./session.js";
 import { LAYER_KEY, buildStyle } from "./style.js";
 import { PITCH_3D, withBuildingsIn3D } from "./three_d.js";
@@ -38,7 +39,7 @@ const state = {
 
 async function fetchCatalog() {
   const response = await fetch(tilesUrl, { cache: "no-store" });
-  if (!response.ok) throw new Error(`The layer catalog answered ${response.status}.`);
+  if (!response.ok) throw new Error(format(gettext("The layer catalog answered %(status)s."), { status: response.status }));
   return response.json();
 }
 
@@ -55,7 +56,9 @@ function renderLogin() {
   const { authenticated, username, role } = state.session;
   ui.login.hidden = authenticated;
   ui.loggedIn.hidden = !authenticated;
-  ui.who.textContent = authenticated ? `Logged in as ${username} (${role}).` : "";
+  ui.who.textContent = authenticated
+    ? format(gettext("Logged in as %(username)s (%(role)s)."), { username, role: gettext(role) })
+    : "";
 }
 
 function renderLayerList() {
@@ -73,13 +76,13 @@ function renderLayerList() {
     if (!layer.public) {
       const tag = document.createElement("span");
       tag.className = "tag";
-      tag.textContent = "operators";
+      tag.textContent = gettext("operators");
       label.append(" ", tag);
     }
     item.append(label);
     item.dataset.minzoom = layer.minzoom;
     item.classList.toggle("out-of-zoom", zoom < layer.minzoom);
-    item.title = `Shown from zoom ${layer.minzoom}`;
+    item.title = format(gettext("Shown from zoom %(zoom)s"), { zoom: layer.minzoom });
     ui.layerList.append(item);
   }
 }
@@ -145,16 +148,16 @@ function applyCatalog(catalog) {
 
 function cardHeading(layerId, props) {
   if (props.street || props.housenumber) {
-    return [props.street, props.housenumber].filter(Boolean).join(" ");
+    return formatAddress(props.street, props.housenumber);
   }
   if (props.name || props.address) return props.name || props.address;
-  if (props.number) return `No. ${props.number}`;
+  if (props.number) return format(gettext("No. %(number)s"), { number: props.number });
   return props.ref || props.kind || layerId;
 }
 
 function formatValue(value) {
   if (typeof value === "number" && !Number.isInteger(value)) {
-    return value.toLocaleString("en", { maximumFractionDigits: 2 });
+    return value.toLocaleString(language, { maximumFractionDigits: 2 });
   }
   return String(value);
 }
@@ -174,8 +177,8 @@ function card(feature) {
   if (props.source === "derived") {
     const badge = document.createElement("p");
     badge.className = "derived";
-    badge.textContent = "derived, not surveyed";
-    badge.title = "Computed from other data (citygis derive_layers), not surveyed on the ground.";
+    badge.textContent = gettext("derived, not surveyed");
+    badge.title = gettext("Computed from other data (citygis derive_layers), not surveyed on the ground.");
     root.append(badge);
   }
   const table = document.createElement("table");
@@ -183,7 +186,7 @@ function card(feature) {
     if (value === null || value === undefined || value === "") continue;
     const row = table.insertRow();
     const name = document.createElement("th");
-    name.textContent = key.replaceAll("_", " ");
+    name.textContent = layer?.labels?.[key] ?? key.replaceAll("_", " ");
     row.append(name);
     row.insertCell().textContent = formatValue(value);
   }
@@ -228,7 +231,7 @@ async function logIn(event) {
   const credentials = credentialsOf(ui.login);
   showLoginError("");
   if (!credentials.token && !(credentials.username && credentials.password)) {
-    showLoginError("Enter your username and password, or your API token.");
+    showLoginError(gettext("Enter your username and password, or your API token."));
     return;
   }
   try {
@@ -236,8 +239,8 @@ async function logIn(event) {
   } catch (error) {
     showLoginError(
       error.status === 401
-        ? `${error.message} Check it and try again.`
-        : `Could not log in: ${error.message}`,
+        ? format(gettext("%(error)s Check it and try again."), { error: error.message })
+        : format(gettext("Could not log in: %(error)s"), { error: error.message }),
     );
     return;
   }
@@ -245,7 +248,11 @@ async function logIn(event) {
   const catalog = await fetchCatalog();
   applyCatalog(catalog);
   const added = catalog.layers.filter((layer) => !layer.public).length;
-  showStatus(added ? `Logged in: ${added} operator layers added.` : "Logged in.");
+  showStatus(
+    added
+      ? format(gettext("Logged in: %(count)s operator layers added."), { count: added })
+      : gettext("Logged in."),
+  );
 }
 
 async function logOut() {
@@ -253,7 +260,7 @@ async function logOut() {
   try {
     state.session = await closeSession();
     applyCatalog(await fetchCatalog());
-    showStatus("Logged out: public layers only.");
+    showStatus(gettext("Logged out: public layers only."));
   } catch (error) {
     showStatus(error.message);
   }
@@ -267,7 +274,7 @@ async function start() {
     state.session = await whoAmI();
     catalog = await fetchCatalog();
   } catch (error) {
-    showStatus(`Could not load the layer list: ${error.message}`);
+    showStatus(format(gettext("Could not load the layer list: %(error)s"), { error: error.message }));
   }
   state.catalog = catalog;
   const map = new maplibregl.Map({

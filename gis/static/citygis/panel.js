@@ -3,6 +3,7 @@
 // map's login, or the admin's: session.js). This module reads the API's errors, shows the status
 // line and the login form, and opens the map on our own base style.
 
+import { format, gettext } from "./i18n.js";
 import { credentialsOf, logIn } from "./session.js";
 import { buildStyle } from "./style.js";
 
@@ -20,7 +21,7 @@ export class NotAllowed extends Error {}
 export async function get(url, extra = {}) {
   const response = await fetch(url, { headers: extra, cache: "no-store" });
   if (response.status === 304 || response.ok) return response;
-  let message = `The server answered ${response.status}.`;
+  let message = format(gettext("The server answered %(status)s."), { status: response.status });
   try {
     message = (await response.json()).error?.message || message;
   } catch {
@@ -50,7 +51,7 @@ export function queryString(form) {
 export function askToLogIn(error) {
   loginForm.hidden = false;
   document.getElementById("results").hidden = true;
-  setState("login", `${error.message} Log in as an operator or planner.`);
+  setState("login", format(gettext("%(error)s Log in as an operator or planner."), { error: error.message }));
 }
 
 export function loggedIn() {

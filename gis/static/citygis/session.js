@@ -6,6 +6,8 @@
 // tiles are same-origin), and no script, ours or an injected one, can read or send it elsewhere.
 // Writes to /api/session carry the CSRF token (the csrftoken cookie, which is not a credential).
 
+import { format, gettext } from "./i18n.js";
+
 const SESSION_URL = "/api/session";
 
 function csrfToken() {
@@ -21,7 +23,9 @@ async function answer(response) {
     // Not JSON: the status says enough.
   }
   if (!response.ok) {
-    const error = new Error(body.error?.message || `The server answered ${response.status}.`);
+    const error = new Error(
+      body.error?.message || format(gettext("The server answered %(status)s."), { status: response.status }),
+    );
     error.status = response.status;
     throw error;
   }

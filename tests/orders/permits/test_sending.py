@@ -17,6 +17,7 @@ from orders.permits.selectors import local_today
 from orders.permits.services import (
     ClaimDeliveryError,
     SendOutcome,
+    claim_email,
     claim_send,
     claims_create_overdue,
     claims_redeliver,
@@ -146,7 +147,7 @@ def test_claim_pdf_names_permit_address_contractor_deadline_and_days_overdue(cla
         "Traffic police",
         permit.deadline.isoformat(),
         "Days overdue",
-        "4 day(s) overdue",
+        "4 days overdue",
         "FORMAL CLAIM",
         "Site plan",
     ):
@@ -258,3 +259,35 @@ def test_today_helper_is_the_city_day(settings):
     assert local_today() == timezone.localdate(
         timezone=__import__("zoneinfo").ZoneInfo(settings.TIME_ZONE)
     )
+
+
+def test_a_russian_citys_claim_is_a_russian_letter_with_russian_dates(claims, settings):
+    """CLAIM_LANGUAGE=ru (any Russian or Kazakh city): the legal wording, ДД.ММ.ГГГГ, plurals."""
+    settings.CLAIM_LANGUAGE = "ru"
+    claim = claims["police"]
+    text = " ".join(pdf_text(claim_pdf(claim=claim)).split())
+    deadline = claim.deadline.strftime("%d.%m.%Y")
+    for expected in (
+        f"ПРЕТЕНЗИЯ № {claim.number}",
+        "Ордер на производство земляных работ",
+        "просрочено на 4 дня",
+        "Срок восстановления",
+        deadline,
+        "Схема участка",
+        "© OpenStreetMap contributors",
+    ):
+        assert expected in text, expected
+    assert "FORMAL CLAIM" not in text and claim.deadline.isoformat() not in text
+    # A Kazakh copy on request, in the same letter's form.
+    kazakh = pdf_text(claim_pdf(claim=claim, language="kk"))
+    assert f"№ {claim.number} ТАЛАП-АРЫЗ" in kazakh and deadline in kazakh
+
+
+def test_a_russian_citys_claim_email_speaks_russian(claims, settings):
+    settings.CLAIM_LANGUAGE = "ru"
+    claim = claims["contractor"]
+    message = claim_email(claim, to="works@acme.test")
+    assert message.subject.startswith(f"Претензия {claim.number}: по ордеру")
+    assert claim.deadline.strftime("%d.%m.%Y") in message.subject
+    assert "Просрочка — 4 дня." in message.body
+    assert "Официальная претензия приложена в формате PDF." in message.body

@@ -76,7 +76,7 @@ def test_planners_see_clusters_candidates_and_the_chart(
     assert page.evaluate("document.body.dataset.state") == "ready", page.inner_text("#status")
     # Default period, 3 years: every fixture break, the 2-year-old record at cluster A too.
     assert page.locator("#clusters li").count() == 2
-    assert "water: 6 breaks" in page.locator("#clusters li").first.inner_text()
+    assert "Water: 6 breaks" in page.locator("#clusters li").first.inner_text()
     candidates = page.locator("#candidates tbody tr")
     assert candidates.count() == 1
     assert city["segment"] in candidates.inner_text() and "Water Co" in candidates.inner_text()

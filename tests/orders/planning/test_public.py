@@ -86,7 +86,7 @@ def test_the_page_is_a_plain_table_with_the_attribution(published: dict) -> None
     assert "© OpenStreetMap contributors" in html
     assert re.findall(r'<tr data-rank="(\d+)">', html) == ["1", "2"]
     assert "Y1 Test Street" in html and "Y2 Test Street" in html
-    assert f"May {YEAR}" in html and "in progress" in html
+    assert f"May {YEAR}" in html and "In progress" in html
     assert "version 2" in html
     assert f'href="/yards/plan/{YEAR}.csv"' in html
     # No external assets: every src and href is ours.

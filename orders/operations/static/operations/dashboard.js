@@ -16,6 +16,7 @@ import {
   queryString,
   setState,
 } from "../citygis/panel.js";
+import { format, formatDay, gettext, language, ngettext } from "../citygis/i18n.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 // Not "districts": the base style has a source of that name (the districts tile layer).
@@ -25,11 +26,11 @@ const PROBLEMS = "dashboard-problems";
 const PROBLEMS_SHOWN = 15;
 const FIGURES = ["received", "done", "archived", "reopened", "open", "in_work", "overdue", "median_hours_to_close"];
 const COLUMNS = [
-  ["received", "Recv."],
-  ["done", "Done"],
-  ["in_work", "In work"],
-  ["overdue", "Overdue"],
-  ["median_hours_to_close", "Median h"],
+  ["received", gettext("Recv.")],
+  ["done", gettext("Done")],
+  ["in_work", gettext("In work")],
+  ["overdue", gettext("Overdue")],
+  ["median_hours_to_close", gettext("Median h")],
 ];
 
 const ui = {
@@ -51,7 +52,7 @@ let busy = false;
 
 function show(value) {
   if (value === null || value === undefined) return "—";
-  return typeof value === "number" ? value.toLocaleString("en") : String(value);
+  return typeof value === "number" ? value.toLocaleString(language) : String(value);
 }
 
 function renderFigures(totals) {
@@ -86,7 +87,7 @@ function renderTable(id, rows, label) {
   if (!rows.length) {
     const td = body.insertRow().insertCell();
     td.colSpan = COLUMNS.length + 1;
-    td.textContent = "No appeals.";
+    td.textContent = gettext("No appeals.");
   }
 }
 
@@ -108,7 +109,7 @@ function renderChart(series) {
   const step = plotW / Math.max(series.length, 1);
   const y = (v) => pad.top + plotH - (v / top) * plotH;
   const chart = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img" });
-  chart.append(svg("title", {}, "Appeals received (bars) and done (line) per day"));
+  chart.append(svg("title", {}, gettext("Appeals received (bars) and done (line) per day")));
   chart.append(svg("line", { x1: pad.left, x2: width - pad.right, y1: y(0), y2: y(0), class: "axis" }));
   chart.append(svg("text", { x: pad.left - 4, y: y(top) + 4, class: "label end" }, String(top)));
   chart.append(svg("text", { x: pad.left - 4, y: y(0) + 4, class: "label end" }, "0"));
@@ -197,11 +198,11 @@ async function loadDistricts(query) {
 }
 
 function render(data) {
-  ui.period.textContent = `${data.from} to ${data.to}`;
+  ui.period.textContent = format(gettext("%(from)s to %(to)s"), { from: formatDay(data.from), to: formatDay(data.to) });
   renderFigures(data.totals);
-  renderTable("by-organisation", data.by_organisation, "Service");
-  renderTable("by-category", data.by_category, "Category");
-  renderTable("by-district", data.by_district, "District");
+  renderTable("by-organisation", data.by_organisation, gettext("Service"));
+  renderTable("by-category", data.by_category, gettext("Category"));
+  renderTable("by-district", data.by_district, gettext("District"));
   addOptions(ui.organisation, data.by_organisation);
   renderChart(data.series);
   renderMap(data.by_district);
@@ -221,13 +222,27 @@ function renderProblems(problems) {
     const li = document.createElement("li");
     li.dataset.appeals = String(p.appeals);
     const categories = (p.categories || []).map((c) => `${c.category} ${c.appeals}`).join(", ");
-    li.textContent = `${p.label}: ${p.appeals} appeals (${categories}), ${p.first_date} to ${p.last_date}, ${percent(p.open_share)} open`;
+    li.textContent = format(
+      ngettext(
+        "%(label)s: %(count)s appeal (%(categories)s), %(first)s to %(last)s, %(open)s open",
+        "%(label)s: %(count)s appeals (%(categories)s), %(first)s to %(last)s, %(open)s open",
+        p.appeals,
+      ),
+      {
+        label: p.label,
+        count: p.appeals,
+        categories,
+        first: formatDay(p.first_date),
+        last: formatDay(p.last_date),
+        open: percent(p.open_share),
+      },
+    );
     return li;
   });
   if (!items.length) {
     const li = document.createElement("li");
     li.className = "none";
-    li.textContent = "None.";
+    li.textContent = gettext("None.");
     items.push(li);
   }
   ui.problems.replaceChildren(...items);
@@ -261,7 +276,13 @@ async function refresh() {
       shownQuery = query;
     }
     loggedIn();
-    setState("ready", `Updated ${new Date().toLocaleTimeString("en-GB")}; checking every ${config.pollSeconds} s.`);
+    setState(
+      "ready",
+      format(gettext("Updated %(time)s; checking every %(seconds)s s."), {
+        time: new Date().toLocaleTimeString(language === "en" ? "en-GB" : language),
+        seconds: config.pollSeconds,
+      }),
+    );
   } catch (error) {
     if (error instanceof NotAllowed) {
       stopPolling();

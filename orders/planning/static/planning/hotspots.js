@@ -12,6 +12,7 @@ import {
   queryString,
   setState,
 } from "../citygis/panel.js";
+import { format, formatDay, gettext, ngettext } from "../citygis/i18n.js";
 
 const KIND_COLOURS = {
   water: "#1f78b4",
@@ -51,36 +52,52 @@ function cell(row, text, className) {
   if (className) td.className = className;
 }
 
+// A network kind as the page's language names it (the kinds come with the page's config).
+function kindLabel(kind) {
+  return config.kinds.find((k) => k.value === kind)?.label ?? kind;
+}
+
 function renderResults(data) {
   const p = data.parameters;
+  const values = {
+    breaks: data.incidents,
+    since: formatDay(p.since),
+    until: formatDay(p.until),
+    appeals: data.from_appeals,
+    clusters: data.clusters.features.length,
+    min: p.min_points,
+    radius: p.eps_m,
+    apart: data.noise,
+    projection: data.projection.name || gettext("metres"),
+  };
   ui.summary.textContent =
-    `${data.incidents} breaks ${p.since} to ${p.until}` +
-    (data.from_appeals ? ` (${data.from_appeals} from appeals)` : "") +
-    `: ${data.clusters.features.length} clusters of ≥ ${p.min_points} within ${p.eps_m} m, ` +
-    `${data.noise} breaks apart; clustered in ${data.projection.name || "metres"}.`;
+    format(ngettext("%(breaks)s break %(since)s to %(until)s", "%(breaks)s breaks %(since)s to %(until)s", data.incidents), values) +
+    (data.from_appeals ? format(gettext(" (%(appeals)s from appeals)"), values) : "") +
+    format(gettext(": %(clusters)s clusters of ≥ %(min)s within %(radius)s m, %(apart)s breaks apart; clustered in %(projection)s."), values);
   ui.candidates.replaceChildren();
   for (const c of data.repair_candidates) {
     const row = ui.candidates.insertRow();
-    cell(row, c.name || `segment ${c.segment}`);
-    cell(row, c.kind);
+    cell(row, c.name || format(gettext("segment %(id)s"), { id: c.segment }));
+    cell(row, kindLabel(c.kind));
     cell(row, c.owner || "—");
     cell(row, String(c.breaks), "num");
-    cell(row, c.last);
+    cell(row, formatDay(c.last));
   }
   if (!data.repair_candidates.length) {
     const row = ui.candidates.insertRow();
     const td = row.insertCell();
     td.colSpan = 5;
-    td.textContent = `No segment with ${p.k} or more breaks.`;
+    td.textContent = format(gettext("No segment with %(k)s or more breaks."), { k: p.k });
   }
   ui.clusters.replaceChildren();
   for (const f of data.clusters.features) {
     const c = f.properties;
     const item = document.createElement("li");
-    const segments = c.segments.map((s) => s.name || `segment ${s.id}`).join(", ");
+    const segments = c.segments.map((s) => s.name || format(gettext("segment %(id)s"), { id: s.id })).join(", ");
+    const values = { kind: kindLabel(c.kind), breaks: c.incidents, first: formatDay(c.first), last: formatDay(c.last), radius: c.radius_m, segments };
     item.textContent =
-      `${c.kind}: ${c.incidents} breaks, ${c.first} to ${c.last}, within ${c.radius_m} m` +
-      (segments ? ` — on ${segments}` : " — on no mapped segment");
+      format(gettext("%(kind)s: %(breaks)s breaks, %(first)s to %(last)s, within %(radius)s m"), values) +
+      (segments ? format(gettext(" — on %(segments)s"), values) : gettext(" — on no mapped segment"));
     item.dataset.cluster = c.cluster;
     ui.clusters.append(item);
   }
@@ -124,7 +141,7 @@ async function renderChart() {
 }
 
 async function load() {
-  setState("loading", "Loading…");
+  setState("loading", gettext("Loading…"));
   try {
     const response = await get(`${config.hotspotsUrl}?${queryString(ui.query)}`);
     const data = await response.json();
