@@ -52,5 +52,6 @@ def map_page(request: HttpRequest) -> HttpResponse:
         "zoom": zoom,
         "city": settings.DEMO_CITY_NAME,
         "catalogUrl": reverse("tiles-catalog"),
+        "addressNumberFirst": settings.ADDRESS_NUMBER_FIRST,
     }
     return render(request, "map.html", {"config": config, "city": settings.DEMO_CITY_NAME})

@@ -193,20 +193,8 @@ def repeated_problems_find(*, query: ProblemsQuery, now: datetime) -> dict[str, 
         fetched = cursor.fetchall()
     srid = fetched[0][0] if fetched else None
     rows = []
-    for (
-        _n,
-        kind,
-        layer,
-        object_id,
-        appeals,
-        still_open,
-        first,
-        last,
-        numbers,
-        cats,
-        x,
-        y,
-    ) in fetched:
+    for row in fetched:  # its first column is the srid, read above
+        kind, layer, object_id, appeals, still_open, first, last, numbers, cats, x, y = row[1:]
         rows.append(
             {
                 "kind": kind,

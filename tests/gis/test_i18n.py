@@ -8,6 +8,7 @@ errors, the layer titles and the dates. The claim letter is tested with the clai
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -209,3 +210,12 @@ def test_an_address_reads_in_the_citys_order(settings):
     assert house.address == "Покровский бульвар, 4/17 с6"
     settings.ADDRESS_NUMBER_FIRST = True  # the demo city
     assert Building(street="North Avenue", housenumber="1200").address == "1200 North Avenue"
+
+
+@pytest.mark.django_db
+def test_the_map_writes_addresses_in_the_citys_order(settings):
+    """The map's cards order an address as the server's lists do (map.js reads the config)."""
+    settings.ADDRESS_NUMBER_FIRST = False
+    html = Client().get("/", headers={"accept-language": "en"}).content.decode()
+    config = json.loads(re.search(r'id="citygis-config"[^>]*>(.*?)</script>', html).group(1))
+    assert config["addressNumberFirst"] is False

@@ -14,12 +14,6 @@ export function format(text, values) {
 /** The page's language (its <html lang>), for numbers, dates and times. */
 export const language = document.documentElement.lang || "en";
 
-/** An address as the language writes it: "Покровский бульвар, 4/17 с6", "1200 North Avenue". */
-export function formatAddress(street, housenumber) {
-  if (!street || !housenumber) return street || housenumber || "";
-  return language === "en" ? `${housenumber} ${street}` : `${street}, ${housenumber}`;
-}
-
 /** A day ("2027-03-01") as the language writes it: ISO in English, ДД.ММ.ГГГГ in ru and kk. */
 export function formatDay(iso) {
   const match = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso || "");

@@ -5,7 +5,7 @@
 // page); the catalog, TileJSON and tiles are then what that session may see, and the style is
 // rebuilt from the catalog.
 
-import { format, formatAddress, gettext, language } from "./i18n.js";
+import { format, gettext, language } from "./i18n.js";
 import { credentialsOf, logIn as openSession, logOut as closeSession, whoAmI } from "./session.js";
 import { LAYER_KEY, buildStyle } from "./style.js";
 import { PITCH_3D, withBuildingsIn3D } from "./three_d.js";
@@ -146,9 +146,16 @@ function applyCatalog(catalog) {
 
 // --- object cards ---------------------------------------------------------------------------
 
+// An address as the city writes it (its ADDRESS_NUMBER_FIRST, as the server's lists do):
+// "1200 North Avenue", "Покровский бульвар, 4/17 с6".
+function address(street, housenumber) {
+  if (!street || !housenumber) return street || housenumber || "";
+  return config.addressNumberFirst ? `${housenumber} ${street}` : `${street}, ${housenumber}`;
+}
+
 function cardHeading(layerId, props) {
   if (props.street || props.housenumber) {
-    return formatAddress(props.street, props.housenumber);
+    return address(props.street, props.housenumber);
   }
   if (props.name || props.address) return props.name || props.address;
   if (props.number) return format(gettext("No. %(number)s"), { number: props.number });
@@ -186,7 +193,7 @@ function card(feature) {
     if (value === null || value === undefined || value === "") continue;
     const row = table.insertRow();
     const name = document.createElement("th");
-    name.textContent = layer?.labels?.[key] ?? key.replaceAll("_", " ");
+    name.textContent = key.replaceAll("_", " ");
     row.append(name);
     row.insertCell().textContent = formatValue(value);
   }
