@@ -17,12 +17,24 @@ SHOWN_REJECTIONS = 50
 
 
 class ImportCommandMixin:
-    def add_common_arguments(self, parser) -> None:
-        parser.add_argument(
-            "--skip-invalid",
-            action="store_true",
-            help="load the valid rows and report the rest (default: all or nothing)",
-        )
+    abort_hint = "fix them, or load the valid rows with --skip-invalid"
+
+    def add_common_arguments(self, parser, *, lenient: bool = False) -> None:
+        """``--skip-invalid`` (all or nothing by default), or ``--strict`` for a lenient import."""
+        if lenient:
+            self.abort_hint = "--strict: any object that cannot be built aborts the import"
+            parser.add_argument(
+                "--strict",
+                action="store_true",
+                help="all or nothing: abort on any object that cannot be built or is invalid "
+                "(default: report and skip them, load the rest)",
+            )
+        else:
+            parser.add_argument(
+                "--skip-invalid",
+                action="store_true",
+                help="load the valid rows and report the rest (default: all or nothing)",
+            )
         parser.add_argument("--report", type=Path, help="write the full report as JSON here")
 
     def add_layer_argument(self, parser, *, default: str) -> None:
@@ -61,8 +73,7 @@ class ImportCommandMixin:
         except ImportAborted as exc:
             self.write_report(exc.report, what=what, report_file=report_file)
             raise CommandError(
-                f"{len(exc.report.rejected)} rows rejected, nothing was written "
-                "(fix them, or load the valid rows with --skip-invalid)"
+                f"{len(exc.report.rejected)} rows rejected, nothing was written ({self.abort_hint})"
             ) from None
         except (FileNotFoundError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
@@ -70,11 +81,12 @@ class ImportCommandMixin:
         return report
 
     def write_report(self, report: ImportReport, *, what: str, report_file: Path | None) -> None:
-        for rejection in report.rejected[:SHOWN_REJECTIONS]:
-            self.stderr.write(f"rejected {rejection}")
-        if len(report.rejected) > SHOWN_REJECTIONS:
-            more = len(report.rejected) - SHOWN_REJECTIONS
-            self.stderr.write(f"… and {more} more rejected rows (--report FILE lists all)")
+        for word, rows in (("rejected", report.rejected), ("skipped", report.skipped_rows)):
+            for row in rows[:SHOWN_REJECTIONS]:
+                self.stderr.write(f"{word} {row}")
+            if len(rows) > SHOWN_REJECTIONS:
+                more = len(rows) - SHOWN_REJECTIONS
+                self.stderr.write(f"… and {more} more {word} rows (--report FILE lists all)")
         for note in report.notes:
             self.stdout.write(f"note: {note}")
         if report_file:
@@ -89,6 +101,11 @@ class ImportCommandMixin:
                         "rejected": [
                             {"layer": r.layer, "row": r.row, "reason": r.reason}
                             for r in report.rejected
+                        ],
+                        "skipped": dict(sorted(report.skipped.items())),
+                        "skipped_rows": [
+                            {"kind": r.layer, "row": r.row, "reason": r.reason}
+                            for r in report.skipped_rows
                         ],
                         "notes": report.notes,
                         "seconds": round(report.seconds, 2),

@@ -48,7 +48,7 @@ def demo_city_load(*, osm_file: Path, progress=None) -> tuple[ImportReport, Impo
         Organisation.objects.get_or_create(
             name=name, defaults={"kind": kind, "email": email, "note": DEMO_NOTE}
         )
-    imported = osm_import(path=osm_file, skip_invalid=True, progress=progress)
+    imported = osm_import(path=osm_file, progress=progress)
     derived = layers_derive()
     # A few excavation permits on real yards and streets, one overdue: the claims worker's work.
     demo_permits_create()

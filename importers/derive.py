@@ -5,9 +5,11 @@ computed from the real geometry and stored with ``source="derived"``, so no map,
 presents them as surveyed data. Each derivation is a pure function of the layers it reads:
 running it again on the same data changes nothing.
 
-- yards: city blocks (the faces of the street network) minus their buildings and a street
-  setback: the shared inner space of a block of houses;
-- manholes: every ``MANHOLE_SPACING_M`` along each buried network line (not overhead power);
+- yards: city blocks (the faces of the street network) minus their buildings, a street
+  setback and any park, school ground, water, cemetery or hospital ground: the shared inner
+  space of a block of houses, named in the city's language (``CITY_LANGUAGE``);
+- manholes: every ``MANHOLE_SPACING_M`` along each buried network line (not power, nor a line
+  tagged overground or overhead);
 - snowplough routes: main streets grouped by name, priority by street class;
 - bus route stops: for routes whose source lists no stops, the stops near the route's line in
   the order the route passes them (``BusRouteStop.derived``);
@@ -20,15 +22,19 @@ running it again on the same data changes nothing.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable
 
 import numpy as np
 import shapely
+from django.conf import settings
 from django.contrib.gis.db.models import Collect, Extent, GeometryField
 from django.contrib.gis.geos import GEOSGeometry
 from django.db import transaction
 from django.db.models import Func
+from django.utils import translation
+from django.utils.translation import gettext, ngettext
 from pyproj import CRS, Transformer
 from shapely.geometry import MultiLineString, MultiPoint, MultiPolygon, Polygon
 from shapely.ops import linemerge, polygonize, unary_union
@@ -36,13 +42,16 @@ from shapely.ops import linemerge, polygonize, unary_union
 from importers.osm_mapping import DISTRICT_PLACES, STREET_CLASSES
 from importers.records import ImportReport, Record, records_validate, records_write
 from importers.services import organisations_by_name
+from layers.addresses import house_number_key, house_number_value
 from layers.models import (
     Building,
     BusRoute,
     BusRouteStop,
     BusStop,
     District,
+    LandArea,
     NetworkKind,
+    NetworkLocation,
     NetworkSegment,
     Organisation,
     Place,
@@ -75,6 +84,10 @@ STREET_SETBACK_M = 9.0  # half a carriageway plus the sidewalk, from the centrel
 MIN_YARD_M2 = 250.0
 MIN_HOUSES_PER_BLOCK = 3
 MANHOLE_SPACING_M = 80.0
+# Lines on supports or on the ground have no manholes (a heating main on stilts, a cable on poles).
+ABOVE_GROUND = (NetworkLocation.OVERGROUND, NetworkLocation.OVERHEAD)
+# Land a yard never covers: the block's space that is a park, a school ground, water …
+NOT_YARD_LAND = ("park", "school", "water", "cemetery", "hospital")
 STOP_DISTANCE_M = 30.0
 SNOW_PRIORITY = {"motorway": 1, "trunk": 1, "primary": 1, "secondary": 2, "tertiary": 3}
 SNOW_SCHEDULE = {
@@ -146,6 +159,11 @@ def yard_records(metric: Metric) -> list[Record]:
             continue
         houses.append((metric.to_metres(geom), kind, street, number))
     tree = shapely.STRtree([h[0] for h in houses])
+    grounds = [
+        metric.to_metres(g)
+        for g in LandArea.objects.filter(kind__in=NOT_YARD_LAND).values_list("geom", flat=True)
+    ]
+    grounds_tree = shapely.STRtree(grounds)
     records = []
     for block in sorted(blocks, key=lambda b: (round(b.centroid.x), round(b.centroid.y))):
         inside = [
@@ -159,6 +177,8 @@ def yard_records(metric: Metric) -> list[Record]:
         space = block.buffer(-STREET_SETBACK_M)
         if inside:
             space = space.difference(unary_union([h[0].buffer(1.0) for h in inside]))
+        if hits := grounds_tree.query(block, predicate="intersects").tolist():
+            space = space.difference(unary_union([grounds[i] for i in hits]))
         parts = [p for p in getattr(space, "geoms", [space]) if isinstance(p, Polygon)]
         if not parts:
             continue
@@ -183,15 +203,37 @@ def _block_key(block: Polygon) -> str:
 
 
 def _yard_address(houses: list) -> dict[str, str]:
-    """The block's main street and the lowest house number on it: how residents name the yard."""
+    """The block's main street and its house numbers: how residents name the yard.
+
+    Named in the city's language and address order: "Yard behind 3400–3406 Eastern Avenue",
+    "Двор за домами улица Ленина, 2–14". Numbers are ordered as numbers (2 before 14, 12 before
+    12к1), not as text.
+    """
     addressed = [(street, number) for _, _, street, number in houses if street and number]
-    if not addressed:
-        return {"name": "Yard", "address": ""}
-    street = Counter(s for s, _ in addressed).most_common(1)[0][0]
-    numbers = sorted((n for s, n in addressed if s == street), key=lambda n: (len(n), n))
-    low, high = numbers[0], numbers[-1]
-    span = low if low == high else f"{low}–{high}"
-    return {"name": f"Yard behind {span} {street}", "address": f"{low} {street}"}
+    with translation.override(settings.CITY_LANGUAGE):
+        if not addressed:
+            return {"name": gettext("Yard"), "address": ""}
+        street = Counter(s for s, _ in addressed).most_common(1)[0][0]
+        numbers = sorted({n for s, n in addressed if s == street}, key=_house_order)
+        low, high = numbers[0], numbers[-1]
+        span = low if low == high else f"{low}–{high}"
+        name = ngettext("Yard behind {address}", "Yard behind {address}", len(numbers))
+        return {
+            "name": name.format(address=_address(street, span)),
+            "address": _address(street, low),
+        }
+
+
+def _house_order(number: str) -> tuple[float, str]:
+    value = house_number_value(house_number_key(number))
+    return (math.inf if value is None else value, house_number_key(number))
+
+
+def _address(street: str, number: str) -> str:
+    """An address in the city's order (``ADDRESS_NUMBER_FIRST``), as ``Building.address``."""
+    if settings.ADDRESS_NUMBER_FIRST:
+        return f"{number} {street}"
+    return f"{street}, {number}"
 
 
 # --- manholes --------------------------------------------------------------------------------
@@ -199,7 +241,11 @@ def _yard_address(houses: list) -> dict[str, str]:
 
 def manhole_records(metric: Metric) -> list[Record]:
     records = []
-    buried = NetworkSegment.objects.exclude(kind=NetworkKind.POWER).exclude(source=SOURCE)
+    buried = (
+        NetworkSegment.objects.exclude(kind=NetworkKind.POWER)
+        .exclude(source=SOURCE)
+        .exclude(location__in=ABOVE_GROUND)
+    )
     for segment in buried.order_by("source", "source_id"):
         line = metric.to_metres(segment.geom)
         count = max(int(line.length // MANHOLE_SPACING_M), 1)

@@ -1,12 +1,19 @@
 """Reading an OSM file (.osm.pbf or .osm) in one pass into records for every layer.
 
-pyosmium assembles areas (closed ways and multipolygon relations) and node locations; bus route
-relations are built from the geometries of their member ways, kept from the same pass.
+pyosmium assembles areas (closed ways and multipolygon relations) and node locations; public
+transport route relations are built from the geometries of their member ways, kept from the
+same pass.
+
+A standard openstreetmap.org export holds every relation that touches its bounds, with only the
+members inside them. What cannot be built from such a file (a multipolygon missing a ring, a
+route none of whose ways is in it) is listed in ``incomplete``; a route missing some of its
+ways is built from the others and marked ``partial``; relations of kinds no layer takes (a
+train route, a hiking route) are counted in ``skipped``. Nothing is left out silently.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +25,12 @@ from shapely import wkb as shapely_wkb
 
 from gis.spatial import Bbox
 from importers.osm_mapping import (
-    BUS_ROUTE_TAGS,
     STOP_ROLES,
     Rule,
     bus_route_fields,
+    first_int,
+    is_route_way,
+    is_transit_route,
     rules_for,
 )
 from importers.records import Record, Rejection
@@ -35,7 +44,28 @@ class OsmExtract:
     route_stops: dict[str, list[str]] = field(default_factory=dict)
     """Bus route source_id → its stops' source_ids, in the relation's order."""
     failures: list[Rejection] = field(default_factory=list)
+    """Objects a layer takes that could not be built (a broken way, an area that won't close)."""
+    incomplete: list[Rejection] = field(default_factory=list)
+    """Relations a layer takes whose members are not all in the file, so none could be built."""
+    skipped: Counter[str] = field(default_factory=Counter)
+    """Relations of kinds no layer takes, by kind ("train routes")."""
+    admin_levels: Counter[int] = field(default_factory=Counter)
+    """Named ``boundary=administrative`` objects by ``admin_level``: what districts could be."""
     objects_seen: int = 0
+
+
+def _incomplete_label(layer: str, tags: dict[str, str]) -> str:
+    return "boundaries" if tags.get("type") == "boundary" or layer == "districts" else layer
+
+
+def _skipped_kind(tags: dict[str, str]) -> str | None:
+    """How the summary names a relation no layer takes, or None for one it does not count."""
+    kind = tags.get("type")
+    if kind == "route":
+        return f"{tags.get('route') or 'untyped'} routes"
+    if kind == "route_master":
+        return f"{tags.get('route_master') or 'untyped'} route masters"
+    return None
 
 
 def read_osm(
@@ -67,6 +97,9 @@ def read_osm(
             if owner:
                 out.owners[(rule.layer, source_id)] = owner.strip()[:255]
 
+    # Relations an area rule takes, by id: those that no area comes out of were incomplete.
+    area_relations: dict[int, tuple[str, dict[str, str]]] = {}
+    assembled: set[int] = set()
     processor = osmium.FileProcessor(str(path)).with_areas()
     for n, obj in enumerate(processor, 1):
         if tick and n % 5000 == 0:
@@ -81,7 +114,8 @@ def read_osm(
                 add(rules, f"n{obj.id}", tags, factory.create_point(obj))
         elif obj.is_way():
             rules = rules_for("line", tags)
-            if not rules and "highway" not in tags:
+            route_way = is_route_way(tags)
+            if not rules and not route_way:
                 continue
             try:
                 wkb_hex = factory.create_linestring(obj)
@@ -89,7 +123,7 @@ def read_osm(
                 if rules:
                     out.failures.append(Rejection(rules[0].layer, f"osm w{obj.id}", str(exc)))
                 continue
-            if "highway" in tags:
+            if route_way:
                 route_ways[obj.id] = wkb_hex
             if rules:
                 add(rules, f"w{obj.id}", tags, wkb_hex)
@@ -98,6 +132,8 @@ def read_osm(
             if not rules:
                 continue
             source_id = f"{'w' if obj.from_way() else 'r'}{obj.orig_id()}"
+            if not obj.from_way():
+                assembled.add(obj.orig_id())
             try:
                 wkb_hex = factory.create_multipolygon(obj)
             except RuntimeError as exc:
@@ -108,28 +144,50 @@ def read_osm(
                 )
                 continue
             add(rules, source_id, tags, wkb_hex)
-        elif obj.is_relation() and all(tags.get(k) == v for k, v in BUS_ROUTE_TAGS.items()):
-            # Files need not list ways before relations (osmconvert writes them after), so
-            # routes are assembled once the whole file has been read.
-            routes.append((obj.id, tags, [(m.type, m.ref, m.role) for m in obj.members]))
+        elif obj.is_relation():
+            if is_transit_route(tags):
+                # Files need not list ways before relations (osmconvert writes them after), so
+                # routes are assembled once the whole file has been read.
+                routes.append((obj.id, tags, [(m.type, m.ref, m.role) for m in obj.members]))
+            elif tags.get("type") in ("multipolygon", "boundary") and (
+                rules := rules_for("area", tags)
+            ):
+                area_relations[obj.id] = (rules[0].layer, tags)
+            elif kind := _skipped_kind(tags):
+                out.skipped[kind] += 1
+        if tags.get("boundary") == "administrative" and tags.get("name", "").strip():
+            if (level := first_int(tags.get("admin_level"))) is not None and not obj.is_area():
+                out.admin_levels[level] += 1
+    for relation_id, (layer, tags) in area_relations.items():
+        if relation_id in assembled:
+            continue
+        out.incomplete.append(
+            Rejection(
+                _incomplete_label(layer, tags),
+                f"osm r{relation_id}",
+                "multipolygon could not be assembled: members outside the file",
+            )
+        )
     for relation_id, tags, members in routes:
         source_id = f"r{relation_id}"
-        lines = [route_ways[ref] for kind, ref, _ in members if kind == "w" and ref in route_ways]
+        ways = [ref for kind, ref, _ in members if kind == "w"]
+        lines = [route_ways[ref] for ref in ways if ref in route_ways]
         if not lines:
-            out.failures.append(
-                Rejection("bus_routes", f"osm {source_id}", "none of its ways is in the extract")
+            out.incomplete.append(
+                Rejection(
+                    f"{tags['route'].replace('_', ' ')} routes",
+                    f"osm {source_id}",
+                    "none of its ways is in the file",
+                )
             )
             continue
         geom = MultiLineString([GEOSGeometry(h, srid=4326) for h in lines], srid=4326)
         if clip is not None and not clip.intersects(shapely_wkb.loads(bytes(geom.wkb))):
             continue
+        values = bus_route_fields(tags)
+        values["partial"] = len(lines) < len(ways)
         out.records["bus_routes"].append(
-            Record(
-                source_id=source_id,
-                values=bus_route_fields(tags),
-                geom=geom,
-                label=f"osm {source_id}",
-            )
+            Record(source_id=source_id, values=values, geom=geom, label=f"osm {source_id}")
         )
         out.route_stops[source_id] = [
             f"n{ref}" for kind, ref, role in members if kind == "n" and role in STOP_ROLES

@@ -184,6 +184,17 @@ def pipeline_kind(t: Tags) -> str:
     )
 
 
+NETWORK_LOCATIONS = ("underground", "overground", "overhead", "underwater")
+
+
+def network_location(t: Tags, *, default: str = "") -> str:
+    """Where a line runs: ``location=*`` when it is one we know, else ``default`` (unknown)."""
+    location = t.get("location", "").strip().lower()
+    if location in ("aboveground", "surface"):
+        location = "overground"
+    return location if location in NETWORK_LOCATIONS else default
+
+
 def manhole_kind(t: Tags) -> str:
     return MANHOLE_KIND.get(t.get("manhole", "")) or NETWORK_KIND_BY_UTILITY.get(
         t.get("utility", ""), NetworkKind.OTHER
@@ -219,10 +230,31 @@ def is_district_place(t: Tags) -> bool:
     return t.get("place") in DISTRICT_PLACES and bool(t.get("name", "").strip())
 
 
-def is_bus_stop(t: Tags) -> bool:
-    return t.get("highway") == "bus_stop" or (
-        t.get("public_transport") in ("platform", "stop_position") and t.get("bus") == "yes"
-    )
+# The route=* kinds that are public transport routes (TransitKind), in the order a stop serving
+# several is named by: a stop with bus=yes and tram=yes is a bus stop.
+TRANSIT_KINDS = ("bus", "share_taxi", "trolleybus", "tram", "light_rail", "subway")
+
+
+def transit_stop_kind(t: Tags) -> str | None:
+    """The kind of public transport stop an object is, or None when it is not one.
+
+    A bus stop (``highway=bus_stop``), a tram stop (``railway=tram_stop``), a metro or light
+    rail station (``railway=station`` + ``station=subway|light_rail``), or a PTv2 platform or
+    stop position that names the kinds it serves (``bus=yes``, ``tram=yes`` …).
+    """
+    if t.get("highway") == "bus_stop":
+        return "bus"
+    if t.get("railway") == "tram_stop":
+        return "tram"
+    if t.get("railway") in ("station", "halt") and t.get("station") in ("subway", "light_rail"):
+        return t["station"]
+    if t.get("public_transport") in ("platform", "stop_position", "station"):
+        return next((k for k in TRANSIT_KINDS if t.get(k) == "yes"), None)
+    return None
+
+
+def is_transit_stop(t: Tags) -> bool:
+    return transit_stop_kind(t) is not None
 
 
 # --- the table -------------------------------------------------------------------------------
@@ -283,6 +315,7 @@ OSM_MAPPING: tuple[Rule, ...] = (
         lambda t: {
             "kind": pipeline_kind(t),
             "name": t.get("name", ""),
+            "location": network_location(t),
             "diameter_mm": first_int(t.get("diameter")),
             "laid_on": osm_date(t.get("start_date")),
         },
@@ -295,6 +328,9 @@ OSM_MAPPING: tuple[Rule, ...] = (
         lambda t: {
             "kind": NetworkKind.POWER,
             "name": t.get("name", ""),
+            "location": network_location(
+                t, default="underground" if t.get("power") == "cable" else "overhead"
+            ),
             "voltage_v": first_int(t.get("voltage")),
             "laid_on": osm_date(t.get("start_date")),
         },
@@ -304,7 +340,11 @@ OSM_MAPPING: tuple[Rule, ...] = (
         "networks",
         "line",
         lambda t: t.get("telecom") == "line" or t.get("communication") == "line",
-        lambda t: {"kind": NetworkKind.TELECOM, "name": t.get("name", "")},
+        lambda t: {
+            "kind": NetworkKind.TELECOM,
+            "name": t.get("name", ""),
+            "location": network_location(t),
+        },
         owner_tag="operator",
     ),
     Rule(
@@ -343,10 +383,11 @@ OSM_MAPPING: tuple[Rule, ...] = (
     Rule(
         "bus_stops",
         "node",
-        is_bus_stop,
+        is_transit_stop,
         lambda t: {
             "name": t.get("name", ""),
             "ref": t.get("ref", ""),
+            "kind": transit_stop_kind(t),
         },
     ),
     Rule(
@@ -369,8 +410,8 @@ OSM_MAPPING: tuple[Rule, ...] = (
     ),
 )
 
-# route=bus relations become bus routes; their stop/platform members, in order, its stops.
-BUS_ROUTE_TAGS = {"type": "route", "route": "bus"}
+# route=bus|tram|… relations become public transport routes; their stop and platform members,
+# in order, its stops.
 STOP_ROLES = frozenset(
     {
         "stop",
@@ -381,10 +422,26 @@ STOP_ROLES = frozenset(
         "platform_exit_only",
     }
 )
+# The ways a route runs on: streets for buses, rails for trams and the metro.
+ROUTE_WAY_RAILWAYS = frozenset({"tram", "light_rail", "subway", "rail", "monorail", "narrow_gauge"})
+
+
+def is_transit_route(t: Tags) -> bool:
+    return t.get("type") == "route" and t.get("route") in TRANSIT_KINDS
+
+
+def is_route_way(t: Tags) -> bool:
+    """Whether a way can carry a route: a street or a rail line."""
+    return "highway" in t or t.get("railway") in ROUTE_WAY_RAILWAYS
 
 
 def bus_route_fields(t: Tags) -> dict[str, Any]:
-    return {"ref": t.get("ref", ""), "name": t.get("name", ""), "operator": t.get("operator", "")}
+    return {
+        "ref": t.get("ref", ""),
+        "name": t.get("name", ""),
+        "operator": t.get("operator", ""),
+        "kind": t["route"],
+    }
 
 
 def rules_for(geometry: str, tags: Tags) -> list[Rule]:

@@ -8,11 +8,15 @@ reports nothing created or updated and fires no tile purge.
 
 from __future__ import annotations
 
+import datetime
+import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.geos import (
     GEOSGeometry,
@@ -25,7 +29,7 @@ from django.contrib.gis.geos import (
 )
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from layers.registry import LayerSpec
 from layers.validators import geometry_problem
@@ -85,6 +89,10 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    """What was left out on purpose, by kind ("train routes", "incomplete boundaries")."""
+    skipped_rows: list[Rejection] = field(default_factory=list)
+    """The skipped objects the report names one by one (an incomplete relation)."""
     notes: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     by_layer: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -94,11 +102,21 @@ class ImportReport:
         return time.monotonic() - self.started
 
     def summary(self, what: str) -> str:
+        skipped = ""
+        if self.skipped:
+            kinds = ", ".join(f"{n:,} {kind}" for kind, n in sorted(self.skipped.items()))
+            skipped = f", skipped {self.skipped.total():,} ({kinds})"
         return (
             f"{what}: read {self.read:,}, created {self.created:,}, updated {self.updated:,}, "
-            f"unchanged {self.unchanged:,}, rejected {len(self.rejected):,} "
+            f"unchanged {self.unchanged:,}, rejected {len(self.rejected):,}{skipped} "
             f"in {self.seconds:.1f} s"
         )
+
+    def skip(self, kind: str, row: Rejection | None = None, n: int = 1) -> None:
+        """Count something left out on purpose; a named row is also listed."""
+        self.skipped[kind] += n
+        if row is not None:
+            self.skipped_rows.append(row)
 
     def count(self, layer: str, key: str, n: int = 1) -> None:
         setattr(self, key, getattr(self, key) + n)
@@ -132,7 +150,64 @@ def coerce_geometry(geom: GEOSGeometry, model: type[models.Model]) -> GEOSGeomet
         part.srid = geom.srid
         return part
     expected = " or ".join(getattr(model, "geometry_types", (column,)))
+    if single is not None and single.__name__.upper() in allowed:
+        raise ValueError(
+            f"wrong geometry type: a {geom.geom_type} of {len(geom)} parts where one "
+            f"{single.__name__} is expected (split it into one row per part)"
+        )
     raise ValueError(f"wrong geometry type: {geom.geom_type} where {expected} is expected")
+
+
+# Dates as sources write them: ISO, and the day first with dots (ДД.ММ.ГГГГ, as CIS registers
+# do). Day-first with slashes (DD/MM/YYYY) only when told: 03/04/2025 is 3 April in Almaty and
+# 4 March in Baltimore.
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?")
+_DOTTED_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:\s.*)?")
+_SLASHED_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:\s.*)?")
+
+
+def parse_date(value: Any, *, dayfirst: bool = False) -> datetime.date:
+    """A date from a cell: a date, a timestamp, or text in ISO or ДД.ММ.ГГГГ (or DD/MM/YYYY)."""
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    text = str(value).strip()
+    if match := _ISO_DATE.fullmatch(text):
+        year, month, day = match.groups()
+    elif match := _DOTTED_DATE.fullmatch(text):
+        day, month, year = match.groups()
+    elif dayfirst and (match := _SLASHED_DATE.fullmatch(text)):
+        day, month, year = match.groups()
+    else:
+        forms = "YYYY-MM-DD or ДД.ММ.ГГГГ" + (" or DD/MM/YYYY" if dayfirst else "")
+        hint = "" if dayfirst or not _SLASHED_DATE.fullmatch(text) else " (--dayfirst reads it)"
+        raise ValueError(f"{text!r} is not a date ({forms}){hint}")
+    try:
+        return datetime.date(int(year), int(month), int(day))
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a date: {exc}") from None
+
+
+def choice_value(field: models.Field, value: Any, aliases: dict[str, str]) -> Any:
+    """A choice field's value from a cell: the value, its label in any language, or an alias.
+
+    Registers write their statuses as words ("Завершен", "Аяқталды"): those are matched with
+    case and ё/е ignored against the aliases the layer declares and the choices' labels in
+    every language of the interface.
+    """
+    text = str(value).strip()
+    values = {str(v) for v, _ in field.choices}
+    if text in values:
+        return text
+    key = text.casefold().replace("ё", "е")
+    known = {k.casefold().replace("ё", "е"): v for k, v in aliases.items()}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            known.update({str(label).casefold().replace("ё", "е"): v for v, label in field.choices})
+    if key in known:
+        return known[key]
+    return text
 
 
 def _geom_field(model: type[models.Model]) -> GeometryField:
@@ -161,7 +236,7 @@ def importable_fields(model: type[models.Model]) -> dict[str, models.Field]:
     }
 
 
-def clean_record(spec: LayerSpec, record: Record) -> Record:
+def clean_record(spec: LayerSpec, record: Record, *, dayfirst: bool = False) -> Record:
     """The record with values converted and checked; raises ValueError with the reason."""
     model = spec.model
     fields = importable_fields(model)
@@ -189,8 +264,17 @@ def clean_record(spec: LayerSpec, record: Record) -> Record:
         try:
             if model_field.is_relation:
                 values[model_field.attname] = int(value)
+            elif isinstance(model_field, models.DateField) and not isinstance(
+                model_field, models.DateTimeField
+            ):
+                values[name] = model_field.clean(parse_date(value, dayfirst=dayfirst), None)
+            elif model_field.choices:
+                aliases = spec.import_aliases.get(name, {})
+                values[name] = model_field.clean(choice_value(model_field, value, aliases), None)
             else:
                 values[name] = model_field.clean(value, None)
+        except ValueError as exc:
+            raise ValueError(f"field {name!r}: {exc}") from None
         except (ValidationError, TypeError) as exc:
             msgs = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
             raise ValueError(f"field {name!r}: {'; '.join(msgs)}") from None
@@ -276,7 +360,7 @@ def records_write(
 
 
 def records_validate(
-    spec: LayerSpec, records: Iterable[Record], report: ImportReport
+    spec: LayerSpec, records: Iterable[Record], report: ImportReport, *, dayfirst: bool = False
 ) -> list[Record]:
     """Cleaned records; the rejected ones go to the report with their reason."""
     clean, seen = [], set()
@@ -289,7 +373,7 @@ def records_validate(
             continue
         seen.add(record.source_id)
         try:
-            clean.append(clean_record(spec, record))
+            clean.append(clean_record(spec, record, dayfirst=dayfirst))
         except ValueError as exc:
             report.rejected.append(Rejection(spec.name, record.label or record.source_id, str(exc)))
     return clean

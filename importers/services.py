@@ -9,6 +9,7 @@ from typing import Any
 import geopandas
 import pandas
 import pyogrio.errors
+from django.conf import settings
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.geos import GEOSGeometry
 from django.db import connection, transaction
@@ -24,7 +25,7 @@ from importers.records import (
     records_write,
 )
 from layers.models import BusRouteStop, Organisation
-from layers.registry import LAYERS, source_layers
+from layers.registry import LAYERS, importable_layers
 from layers.services import CLUSTER_MIN_SHARE, layer_cluster
 
 # Write order: what others point at first.
@@ -106,15 +107,27 @@ def osm_import(
     *,
     path: Path,
     bbox: Bbox | None = None,
-    skip_invalid: bool = False,
+    strict: bool = False,
     source: str = "osm",
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Import an OSM file into every layer of the mapping table, all or nothing."""
+    """Import an OSM file into every layer of the mapping table in one transaction.
+
+    What cannot be built or is invalid is reported and left out, and the rest is written: an
+    extract cut from openstreetmap.org always holds relations it has only a part of. ``strict``
+    is all or nothing instead: any such object aborts the import before anything is written.
+    """
     report = ImportReport()
     extract = read_osm(path, bbox=bbox, tick=progress)
-    report.read += len(extract.failures)
+    report.read += len(extract.failures) + len(extract.incomplete)
     report.rejected.extend(extract.failures)
+    for row in extract.incomplete:
+        if strict:
+            report.rejected.append(row)
+        else:
+            report.skip(f"incomplete {row.layer.replace('_', ' ')}", row)
+    for kind, n in extract.skipped.items():
+        report.skip(kind, n=n)
     with transaction.atomic():
         owner_ids = organisations_by_name(
             extract.owners.values(),
@@ -128,7 +141,7 @@ def osm_import(
             layer: records_validate(LAYERS[layer], extract.records.get(layer, []), report)
             for layer in LAYER_ORDER
         }
-        check_rejections(report, skip_invalid=skip_invalid)
+        check_rejections(report, skip_invalid=not strict)
         ids = {
             layer: records_write(spec=LAYERS[layer], source=source, records=records, report=report)
             for layer, records in cleaned.items()
@@ -137,9 +150,31 @@ def osm_import(
             route_ids=ids["bus_routes"], stop_ids=ids["bus_stops"], route_stops=extract.route_stops
         )
         if changed:
-            report.notes.append(f"stops re-ordered on {changed} bus routes")
+            report.notes.append(f"stops re-ordered on {changed} public transport routes")
+    if partial := sum(r.values["partial"] for r in cleaned["bus_routes"]):
+        report.notes.append(
+            f"{partial} public transport routes are partial: some of their ways are not in the file"
+        )
+    if not cleaned["districts"]:
+        report.notes.append(districts_hint(extract.admin_levels))
     layers_cluster_after_load(report)
     return report
+
+
+def districts_hint(levels: dict[int, int]) -> str:
+    """Why no district came out of an OSM file, and which levels it would take."""
+    wanted = ", ".join(map(str, settings.DISTRICT_ADMIN_LEVELS)) or "none"
+    if not levels:
+        found = "it has no named boundary=administrative at all"
+    else:
+        found = "it has " + ", ".join(
+            f"admin_level {level} ({n:,})" for level, n in sorted(levels.items())
+        )
+    return (
+        f"no districts: DISTRICT_ADMIN_LEVELS is {wanted} and {found}; set "
+        "DISTRICT_ADMIN_LEVELS to the level of the city's districts, or derive_layers "
+        "makes districts from place=* names"
+    )
 
 
 # --- GeoJSON, GeoPackage, Shapefile, CSV -----------------------------------------------------
@@ -212,6 +247,7 @@ def layer_import(
     source: str | None = None,
     skip_invalid: bool = False,
     layer_name: str | None = None,
+    dayfirst: bool = False,
 ) -> ImportReport:
     """Import a vector file into one layer, all or nothing, keyed on (source, id column).
 
@@ -219,8 +255,8 @@ def layer_import(
     for the others. A column feeding an organisation (``owner``) holds its name.
     """
     spec = LAYERS.get(layer)
-    if spec is None or spec.computed:
-        raise ValueError(f"unknown layer {layer!r}; layers: {', '.join(source_layers())}")
+    if spec is None or layer not in importable_layers():
+        raise ValueError(f"unknown layer {layer!r}; layers: {', '.join(importable_layers())}")
     fields = {
         name: f
         for name, f in importable_fields(spec.model).items()
@@ -280,7 +316,7 @@ def layer_import(
                     label=f"row {position}" + ("" if key is None else f" (id {key})"),
                 )
             )
-        cleaned = records_validate(spec, records, report)
+        cleaned = records_validate(spec, records, report, dayfirst=dayfirst)
         check_rejections(report, skip_invalid=skip_invalid)
         records_write(
             spec=spec, source=source or f"file:{path.stem}"[:32], records=cleaned, report=report

@@ -44,15 +44,40 @@ STREET_TYPES: dict[str, str] = {
     "туп": "туп",
     "тупик": "туп",
     "пр-д": "проезд",
+    "прд": "проезд",
     "проезд": "проезд",
-    # Kazakh
+    "тракт": "тракт",
+    "линия": "линия",
+    "аллея": "аллея",
+    # Kazakh: "Абай даңғылы", "Сәтпаев көшесі", "Самал шағын ауданы" (one type in two words).
     "көшесі": "ул",
+    "көше": "ул",
     "көш": "ул",
     "даңғылы": "пр",
+    "даңғ": "пр",
     "даң": "пр",
     "шағын": "мкр",
     "ауданы": "мкр",
+    "аудан": "мкр",
+    "ш/а": "мкр",
     "алаңы": "пл",
+    "тұйығы": "туп",
+    "тұйық": "туп",
+    "жағалауы": "наб",
+    "тасжолы": "ш",
+    # Belarusian
+    "вуліца": "ул",
+    "вул": "ул",
+    "праспект": "пр",
+    "завулак": "пер",
+    "зав": "пер",
+    "плошча": "пл",
+    "пл-ча": "пл",
+    "праезд": "проезд",
+    "тупік": "туп",
+    "набярэжная": "наб",
+    "шаша": "ш",
+    "мікрараён": "мкр",
     # English
     "st": "st",
     "street": "st",
@@ -105,21 +130,6 @@ NOISE_WORDS = frozenset(
     {"д", "дом", "г", "город", "гор", "үй", "no", "house", "#", "кв", "квартира"}
 )
 
-# Korpus and stroenie markers, by spelling, to one canonical letter.
-PART_MARKERS: dict[str, str] = {
-    "к": "к",
-    "корп": "к",
-    "корпус": "к",
-    "kорп": "к",
-    "k": "к",
-    "с": "с",
-    "стр": "с",
-    "строение": "с",
-    "ст": "с",
-    "лит": "",
-    "литер": "",
-    "литера": "",
-}
 # A letter suffix of a house number ("12А", "12a") written with a Cyrillic or a Latin letter:
 # both forms meet at the Latin one.
 CYR_TO_LAT = str.maketrans(
@@ -134,12 +144,14 @@ CYR_TO_LAT = str.maketrans(
         "з": "z",
         "и": "i",
         "й": "i",
+        "к": "k",
         "л": "l",
         "м": "m",
         "н": "n",
         "о": "o",
         "п": "p",
         "р": "r",
+        "с": "s",
         "т": "t",
         "у": "u",
         "ф": "f",
@@ -152,57 +164,91 @@ CYR_TO_LAT = str.maketrans(
     }
 )
 
-_HOUSE_RE = re.compile(
-    r"""^(?P<num>\d+)
-        (?:\s*(?P<letter>[a-zа-яәөүұқғңһі])(?![a-zа-яәөүұқғңһі.]))?
-        (?:\s*(?:(?P<marker>корпус|корп|строение|стр|литера|литер|лит|к|с|ст|k)\.?\s*|/\s*)
-           (?P<part>\d+[a-zа-я]?))?
-        $""",
-    re.VERBOSE,
+# The letters of street words and house suffixes: Russian, Kazakh, Belarusian, Ukrainian, Latin.
+LETTERS = "a-zа-яәөүұқғңһіўїєґ"
+_L = f"[{LETTERS}]"
+# A part marker and its number ("к2", "с 1", "стр. 6"), as it may follow a house number directly;
+# "k" and "c" are the Latin letters that look the same, typed as often.
+_MARKER_AHEAD = r"(?:корпус|корп|кор|к|k|строение|стр|ст|с|c)\.?\s*\d"
+# A letter suffix: "12А", "26Ас1"; never the start of a part marker ("12к2", "12 с 1").
+_LETTER = rf"(?:(?!{_MARKER_AHEAD}){_L}(?:(?!{_L})|(?={_MARKER_AHEAD})))"
+# One number with its letter; "12 а" too, but not an English direction ("1200 N Charles St").
+_SEGMENT = rf"\d+(?:{_LETTER}|\s(?![nsew]\b)(?!{_MARKER_AHEAD}){_L}(?!{_L}))?"
+# The number itself: a range ("3-5"), a corner house ("4/17", "1/13/6"), or both ("21-23/25").
+_BODY = rf"{_SEGMENT}(?:-{_SEGMENT})*(?:\s?/\s?{_SEGMENT}(?:-{_SEGMENT})*)*"
+# A house as Russian and Kazakh cities write it: "д. 4/17 стр. 6", "12к2с3", "вл. 5 лит. А".
+# A fraction is a corner house (4/17: no. 4 on one street, 17 on the other), never a корпус.
+HOUSE_PATTERN = (
+    rf"(?:(?:дом|д|владение|влд|вл|№|no|#)\.?\s*)?(?P<body>{_BODY})"
+    rf"(?:\s*(?:корпус|корп|кор|к|k)\.?\s*(?P<korpus>\d+{_LETTER}?))?"
+    rf"(?:\s*(?:строение|стр|ст|с|c)\.?\s*(?P<stroenie>\d+{_LETTER}?))?"
+    rf"(?:\s*(?:литера|литер|лит)\.?\s*(?P<litera>{_L}|\d+)(?!{_L}))?"
 )
+_HOUSE_RE = re.compile(HOUSE_PATTERN)
 _TOKEN_RE = re.compile(r"[\w/-]+", re.UNICODE)
 _APOSTROPHE_RE = re.compile(r"(?<=\w)['’ʼ`](?=\w)")
-_CYRILLIC_RE = re.compile(r"[а-яәөүұқғңһі]")
+_DASH_RE = re.compile(r"[‐‑‒–—]")
+_CYRILLIC_RE = re.compile(r"[а-яәөүұқғңһіўїєґ]")
 _TYPES = frozenset(STREET_TYPES.values())
 _KINDS = _TYPES | frozenset(DIRECTIONS.values())
-_HOUSE_PREFIX_RE = re.compile(r"^(?:дом|д\.?|№|no\.?|#)\s*")
 _SPACES_RE = re.compile(r"\s+")
-_NOT_HOUSE_RE = re.compile(r"[^\w/]")
+# Street types of two words, joined before the words are looked up: "Алматы тас жолы".
+_TWO_WORD_TYPES_RE = re.compile(r"(?<!\w)тас\s+жолы(?!\w)")
+_NOT_HOUSE_RE = re.compile(r"[^\w/-]")
 _NUMBER_RE = re.compile(r"\d{1,9}")
+_PARTS_RE = re.compile(r"[кс]")
 _PUNCTUATION_RE = re.compile(r"[,;:()\"'«»]")
 _DOM_RE = re.compile(r"\b(?:д|дом)\.\s*")
-_FLAT_RE = re.compile(r"(?:^|\s)(?:кв|квартира)\.?\s*\d+\S*")
+# What is inside a house: a flat, an entrance, a floor, an office or room (Russian, Kazakh
+# пәтер/кіреберіс/қабат, English).
+_FLAT_RE = re.compile(
+    r"(?:^|\s)(?:кв|квартира|пәтер|под|подъезд|кіреберіс|эт|этаж|қабат|оф|офис|пом|помещение"
+    r"|apt|apartment|suite|ste|unit|fl|floor)\.?\s*\d+\S*"
+)
 
 
 def fold(text: str) -> str:
-    """Lower case, ё→е, compatibility forms unfolded; Kazakh letters stay as they are."""
+    """Lower case, ё→е, dashes to "-", compatibility forms unfolded; Kazakh letters stay."""
     text = unicodedata.normalize("NFKC", text).lower().replace("ё", "е")
     # An apostrophe inside a word joins it: "O'Donnell", "O’Donnell" and "ODonnell" are one word
     # (split at the apostrophe, "2706 O Donnell" would read as house 2706o).
     text = _APOSTROPHE_RE.sub("", text)
-    return text.replace("\u00a0", " ")
+    return _DASH_RE.sub("-", text).replace("\u00a0", " ")
+
+
+def _letters(part: str) -> str:
+    """A number with its letter suffix, spaces out, the letter in Latin: "26 А" → ``26a``."""
+    return part.replace(" ", "").translate(CYR_TO_LAT)
+
+
+def _house_key_of(match: re.Match[str]) -> str:
+    key = _letters(match["body"])
+    if match["korpus"]:
+        key += "к" + _letters(match["korpus"])
+    if match["stroenie"]:
+        key += "с" + _letters(match["stroenie"])
+    if match["litera"]:
+        # "5 лит. А" is house 5А, as St Petersburg writes it.
+        key += _letters(match["litera"])
+    return key
 
 
 def house_number_key(raw: str | None) -> str:
-    """Canonical house number: ``12к2``, ``16с1``, ``12a``; empty string when absent."""
+    """Canonical house number; empty string when absent.
+
+    ``12к2``, ``16с1``, ``12a``, ``4/17с6`` (a corner house and its строение), ``3-5с2`` (a
+    range), ``12к2с3``. Several numbers ("12;14", "12, 14") keep the first.
+    """
     if not raw:
         return ""
-    text = fold(raw).strip()
-    text = _HOUSE_PREFIX_RE.sub("", text)
-    text = _SPACES_RE.sub(" ", text)
-    match = _HOUSE_RE.match(text)
-    if not match:
-        return _NOT_HOUSE_RE.sub("", text)
-    key = match["num"]
-    if match["letter"]:
-        key += match["letter"].translate(CYR_TO_LAT)
-    if match["part"]:
-        marker = PART_MARKERS.get(match["marker"] or "к", "к")
-        part = match["part"]
-        key += (
-            f"{marker}{part[:-1] + part[-1].translate(CYR_TO_LAT) if part[-1].isalpha() else part}"
-        )
-    return key
+    text = _SPACES_RE.sub(" ", fold(raw).strip())
+    match = _HOUSE_RE.fullmatch(text)
+    if match is None:
+        first = _HOUSE_RE.match(text)
+        if first is None or not re.match(r"\s*[;,]", text[first.end() :]):
+            return _NOT_HOUSE_RE.sub("", text)
+        match = first
+    return _house_key_of(match)
 
 
 def street_tokens(raw: str | None) -> list[str]:
@@ -210,7 +256,8 @@ def street_tokens(raw: str | None) -> list[str]:
     if not raw:
         return []
     tokens = []
-    for token in _TOKEN_RE.findall(fold(raw).replace(".", " ")):
+    text = _TWO_WORD_TYPES_RE.sub(lambda m: m.group(0).replace(" ", ""), fold(raw))
+    for token in _TOKEN_RE.findall(text.replace(".", " ")):
         token = token.strip("-/")
         if not token or token in NOISE_WORDS:
             continue
@@ -229,7 +276,7 @@ def street_key(raw: str | None) -> str:
 
 def _street_key_of(tokens: list[str]) -> str:
     names = [t for t in tokens if t not in _KINDS]
-    marks = sorted(t for t in tokens if t in _KINDS)
+    marks = sorted({t for t in tokens if t in _KINDS})
     # A Russian or Kazakh street named without a type is a улица/көшесі: "Ленина 12" is
     # "улица Ленина 12", so both must meet at the same key.
     if names and _TYPES.isdisjoint(marks) and any(_CYRILLIC_RE.search(t) for t in names):
@@ -241,6 +288,15 @@ def house_number_value(key: str) -> int | None:
     """The number a house key starts with (``12к2`` → 12): same number, another part; neighbours."""
     match = _NUMBER_RE.match(key)
     return int(match[0]) if match else None
+
+
+def house_parts(key: str) -> tuple[str, str]:
+    """A house key's number and its parts: ``4/17с6`` → (``4/17``, ``с6``), ``12a`` → (``12a``, "").
+
+    Letters are Latin in a key (``_letters``), so a Cyrillic к or с can only start a part.
+    """
+    match = _PARTS_RE.search(key)
+    return (key[: match.start()], key[match.start() :]) if match else (key, "")
 
 
 def name_key(raw: str | None) -> str:
@@ -268,14 +324,7 @@ class ParsedAddress:
         return " ".join(p for p in (self.street, self.housenumber) if p)
 
 
-_QUERY_HOUSE_RE = re.compile(
-    r"(?:^|\s)(?:д\.?\s*|дом\s+)?"
-    # A letter suffix ("12А", "12 а") but not a part marker ("12 к 2") nor, apart from the number,
-    # an English direction ("1200 N Charles St").
-    r"(\d+(?:(?:\s+(?![nsew]\b))?[a-zа-яәөүұқғңһі](?![a-zа-яәөүұқғңһі]|\.?\s*\d))?"
-    r"(?:\s*(?:корпус|корп|строение|стр|ст|к|с|k)\.?\s*\d+[a-zа-я]?|\s*/\s*\d+[a-zа-я]?)?)"
-    r"(?=\s|$)",
-)
+_QUERY_HOUSE_RE = re.compile(rf"(?:^|(?<=\s))(?P<house>{HOUSE_PATTERN})(?=\s|$)")
 
 
 def parse_address(text: str) -> ParsedAddress:
@@ -283,19 +332,39 @@ def parse_address(text: str) -> ParsedAddress:
     folded = fold(text)
     folded = _PUNCTUATION_RE.sub(" ", folded)
     folded = _DOM_RE.sub(" ", folded)
-    # A flat ("кв. 5", "квартира 5") is inside the house: its number must not pass for the house's.
+    # A flat ("кв. 5"), entrance ("под. 3") or floor is inside the house: its number is not the
+    # house's.
     folded = _FLAT_RE.sub(" ", folded)
     folded = _SPACES_RE.sub(" ", folded).strip()
     matches = list(_QUERY_HOUSE_RE.finditer(folded))
     # A number inside a street's name ("улица 8 Марта, 12", "мкр 5, дом 12"): when the text ends
     # with a house number and another came before, the house is the last one.
-    match = matches[-1] if len(matches) > 1 and matches[-1].end(1) == len(folded) else None
+    match = matches[-1] if len(matches) > 1 and matches[-1].end() == len(folded) else None
     match = match or (matches[0] if matches else None)
     housenumber = ""
     if match:
-        housenumber = house_number_key(match.group(1))
-        folded = (folded[: match.start(1)] + " " + folded[match.end(1) :]).strip()
+        housenumber = _house_key_of(match)
+        folded = (folded[: match.start()] + " " + folded[match.end() :]).strip()
     tokens = street_tokens(folded)
     return ParsedAddress(
         street=_street_key_of(tokens), housenumber=housenumber, name=" ".join(tokens)
     )
+
+
+# The Russian keyboard (ЙЦУКЕН) under the keys of a US one: what "gjrhjdcrbq ,ekmdfh 4" meant.
+_LAYOUT = str.maketrans(
+    "qwertyuiop[]asdfghjkl;'zxcvbnm,./`{}:\"<>?|~",
+    "йцукенгшщзхъфывапролджэячсмитьбю.ёхъжэбю,/ё",
+)
+_LATIN_RE = re.compile(r"[a-z]")
+
+
+def keyboard_layout_swap(text: str) -> str | None:
+    """The text as the Russian layout would have typed it, when it was typed on a Latin one.
+
+    None when there is nothing to swap: Cyrillic in the text already, or no Latin letter.
+    """
+    folded = fold(text)
+    if _CYRILLIC_RE.search(folded) or not _LATIN_RE.search(folded):
+        return None
+    return folded.translate(_LAYOUT)

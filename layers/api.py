@@ -22,9 +22,8 @@ from layers.search import (
     MAX_QUERY_CHARS,
     MIN_QUERY_CHARS,
     BadSearch,
-    search_json,
+    search_answer,
     search_plan,
-    search_rows,
 )
 
 # --- address search: GET /api/search ---------------------------------------------------------
@@ -143,7 +142,7 @@ class AddressSearchApi(APIView):
     )
     def get(self, request: Request) -> Response:
         plan = search_plan(viewer=viewer_for(request.user), **search_params(request.GET))
-        return Response(orjson.loads(search_json(plan, search_rows(plan))))
+        return Response(orjson.loads(search_answer(plan)))
 
 
 def search_params(query: Mapping[str, str]) -> dict[str, Any]:

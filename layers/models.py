@@ -337,9 +337,22 @@ class NetworkKind(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class NetworkLocation(models.TextChoices):
+    """Where a network line runs (OSM ``location=*``); unknown is taken as buried."""
+
+    UNKNOWN = "", _("Unknown")
+    UNDERGROUND = "underground", _("Underground")
+    OVERGROUND = "overground", _("Overground")
+    OVERHEAD = "overhead", _("Overhead")
+    UNDERWATER = "underwater", _("Underwater")
+
+
 class NetworkSegment(NameKeyMixin, CityObject):
     kind = models.CharField(max_length=16, choices=NetworkKind.choices)
     name = models.CharField(max_length=255, blank=True)
+    location = models.CharField(
+        max_length=16, choices=NetworkLocation.choices, blank=True, default=NetworkLocation.UNKNOWN
+    )
     owner = models.ForeignKey(
         Organisation, null=True, blank=True, on_delete=models.SET_NULL, related_name="networks"
     )
@@ -422,9 +435,23 @@ class Place(CityObject):
         return self.name
 
 
+class TransitKind(models.TextChoices):
+    """The public transport a route runs, or a stop serves first (OSM ``route=*``)."""
+
+    BUS = "bus", _("Bus")
+    SHARE_TAXI = "share_taxi", _("Minibus")
+    TROLLEYBUS = "trolleybus", _("Trolleybus")
+    TRAM = "tram", _("Tram")
+    LIGHT_RAIL = "light_rail", _("Light rail")
+    SUBWAY = "subway", _("Metro")
+
+
 class BusStop(NameKeyMixin, CityObject):
+    """A public transport stop: a bus, trolleybus or tram stop, or a metro station."""
+
     name = models.CharField(max_length=255, blank=True)
     ref = models.CharField(max_length=64, blank=True)
+    kind = models.CharField(max_length=16, choices=TransitKind.choices, default=TransitKind.BUS)
     geom = models.PointField(srid=SRID, validators=[validate_geometry])
 
     class Meta(CityObject.Meta):
@@ -435,11 +462,18 @@ class BusStop(NameKeyMixin, CityObject):
 
 
 class BusRoute(NameKeyMixin, CityObject):
+    """A public transport route (bus, minibus, trolleybus, tram, light rail, metro)."""
+
     name_fields = ("ref", "name")
 
     ref = models.CharField(max_length=32, blank=True)
     name = models.CharField(max_length=255, blank=True)
     operator = models.CharField(max_length=255, blank=True)
+    kind = models.CharField(max_length=16, choices=TransitKind.choices, default=TransitKind.BUS)
+    partial = models.BooleanField(
+        default=False,
+        help_text="Some of its ways are not in the source (the route leaves the extract)",
+    )
     stops = models.ManyToManyField(BusStop, through="BusRouteStop", related_name="routes")
     geom = models.MultiLineStringField(srid=SRID, validators=[validate_geometry])
 

@@ -6,8 +6,8 @@ names a layer's table or columns. Adding a layer is one ``LayerSpec`` below plus
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.gis.db.models import GeometryField
@@ -21,7 +21,7 @@ from layers import models as m
 from orders.appeals.models import Appeal
 from orders.operations.models import RepeatedProblem, Work
 from orders.permits.models import Permit
-from orders.planning.models import Incident, NetworkRepair, YardPlanItem
+from orders.planning.models import ImprovementWork, Incident, NetworkRepair, YardPlanItem
 
 EVERYONE = frozenset(Role)
 STAFF = frozenset({Role.OPERATOR, Role.PLANNER})
@@ -90,6 +90,12 @@ class LayerSpec:
     computed: bool = False
     """Rows citygis computes from other layers (a view, a refreshed table): never imported,
     never the object an appeal is about."""
+    imported_by: str = ""
+    """For a layer ``import_layer`` does not write (its rows have a workflow: a history, checks,
+    claims), how its rows come in instead; the command refuses the layer with it."""
+    import_aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Per choice field, the words sources write for its values ("Завершен" → done), beyond
+    the choices' own labels in every interface language."""
 
     @property
     def geometry_field(self) -> GeometryField:
@@ -242,7 +248,15 @@ LAYERS: dict[str, LayerSpec] = _registry(
             model=m.NetworkSegment,
             label=sql.SQL("coalesce(nullif({t}.name, ''), {t}.kind || ' segment ' || {t}.id)"),
             geometry_type="LineString",
-            properties=("kind", "name", "owner", "diameter_mm", "voltage_v", "laid_on"),
+            properties=(
+                "kind",
+                "name",
+                "owner",
+                "location",
+                "diameter_mm",
+                "voltage_v",
+                "laid_on",
+            ),
             roles=STAFF,
             minzoom=11,
             search_fields=("name",),
@@ -296,27 +310,32 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="bus_routes",
-            title=_("Bus routes"),
+            title=_("Public transport routes"),
             model=m.BusRoute,
             label=sql.SQL(
                 "coalesce(nullif(concat_ws(' ', nullif({t}.ref, ''), nullif({t}.name, '')), ''), "
                 "'route ' || {t}.id)"
             ),
             geometry_type="MultiLineString",
-            properties=("ref", "name", "operator"),
+            properties=("ref", "name", "operator", "kind", "partial"),
             minzoom=10,
             search_fields=("ref", "name"),
-            list_filter=("operator",),
+            list_filter=("kind", "operator", "partial"),
+            description=_(
+                "Bus, minibus, trolleybus, tram, light rail and metro routes; a partial route "
+                "leaves the imported extract."
+            ),
         ),
         LayerSpec(
             name="bus_stops",
-            title=_("Bus stops"),
+            title=_("Public transport stops"),
             model=m.BusStop,
             label=sql.SQL("coalesce(nullif({t}.name, ''), 'stop ' || {t}.id)"),
             geometry_type="Point",
-            properties=("name", "ref"),
+            properties=("name", "ref", "kind"),
             minzoom=14,
             search_fields=("name", "ref"),
+            list_filter=("kind", "source"),
         ),
         LayerSpec(
             name="snowplough_routes",
@@ -377,6 +396,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
             search_fields=("number", "address"),
             list_filter=("status", "channel"),
             datetime_field="received_at",
+            imported_by="manage.py import_appeals FILE --mapping PRESET (intake and history)",
         ),
         LayerSpec(
             name="permits",
@@ -402,6 +422,9 @@ LAYERS: dict[str, LayerSpec] = _registry(
             search_fields=("number", "address", "purpose"),
             list_filter=("status", "network_kind"),
             datetime_field="issued_on",
+            imported_by=(
+                "POST /api/permits or the admin (the conflict check, the history and the claims)"
+            ),
         ),
         LayerSpec(
             name="yard_plan",
@@ -418,6 +441,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
             minzoom=13,
             search_fields=("address",),
             list_filter=("year", "status"),
+            imported_by="POST /api/yards/plans (a plan ranks and costs the yards itself)",
         ),
         LayerSpec(
             name="incidents",
@@ -458,6 +482,68 @@ LAYERS: dict[str, LayerSpec] = _registry(
             search_fields=("note",),
             list_filter=("status",),
             datetime_field="planned_start",
+            imported_by="POST /api/networks/repairs or the admin",
+        ),
+        LayerSpec(
+            name="improvement_works",
+            title=_("Improvement works"),
+            model=ImprovementWork,
+            label=sql.SQL(
+                "coalesce(nullif({t}.name, ''), nullif({t}.address, ''), "
+                "'improvement work ' || {t}.id)"
+            ),
+            geometry_type="Geometry",
+            properties=(
+                "name",
+                "name_kk",
+                "work_kind",
+                "address",
+                "status",
+                "starts_on",
+                "ends_on",
+                "organisation",
+            ),
+            minzoom=11,
+            search_fields=("name", "name_kk", "address", "work_kind"),
+            list_filter=("status", "source"),
+            datetime_field="starts_on",
+            description=_(
+                "The city's register of improvement works (asphalt, playgrounds, "
+                "landscaping): imported with import_layer improvement_works."
+            ),
+            # The words registers write for a status, beyond its label in ru, kk and en.
+            import_aliases={
+                "status": {
+                    "Планируется": "planned",
+                    "Запланировано": "planned",
+                    "Запланирован": "planned",
+                    "План": "planned",
+                    "Жоспарланған": "planned",
+                    "Жоспарлануда": "planned",
+                    "В работе": "in_progress",
+                    "Выполняется": "in_progress",
+                    "В процессе": "in_progress",
+                    "Орындалуда": "in_progress",
+                    "Жүргізілуде": "in_progress",
+                    "Завершен": "done",
+                    "Завершено": "done",
+                    "Завершена": "done",
+                    "Выполнено": "done",
+                    "Выполнен": "done",
+                    "Аяқталды": "done",
+                    "Аяқталған": "done",
+                    "Орындалды": "done",
+                    "Отменен": "cancelled",
+                    "Отменено": "cancelled",
+                    "Отменена": "cancelled",
+                    "Тоқтатылды": "cancelled",
+                    "Болдырылмады": "cancelled",
+                    "Бас тартылды": "cancelled",
+                    "Completed": "done",
+                    "Finished": "done",
+                    "Canceled": "cancelled",
+                }
+            },
         ),
         LayerSpec(
             name="repeated_problems",
@@ -491,7 +577,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
         ),
         LayerSpec(
             name="works",
-            title=_("Works (permits, yard plan, network repairs)"),
+            title=_("Works (permits, yard plan, network repairs, improvement)"),
             model=Work,
             label=sql.SQL("{t}.kind || ': ' || {t}.title"),
             geometry_type="Geometry",
@@ -509,7 +595,7 @@ LAYERS: dict[str, LayerSpec] = _registry(
             # permits are each contractor's own, repairs staff-only) and a layer has one: staff.
             # Others get the works they may see from GET /api/works, layer by layer.
             roles=STAFF,
-            fed_by=("permits", "yard_plan", "network_repairs"),
+            fed_by=("permits", "yard_plan", "network_repairs", "improvement_works"),
             computed=True,
             minzoom=11,
             search_fields=("title",),
@@ -531,6 +617,11 @@ def layers_purged_with(name: str) -> frozenset[str]:
 def source_layers() -> list[str]:
     """The layers whose rows come from outside (surveys, imports, staff), not computed ones."""
     return [name for name, spec in LAYERS.items() if not spec.computed]
+
+
+def importable_layers() -> list[str]:
+    """The layers ``import_layer`` writes: from outside, rows without a workflow of their own."""
+    return [name for name in source_layers() if not LAYERS[name].imported_by]
 
 
 def layers_for(viewer: Viewer) -> list[LayerSpec]:

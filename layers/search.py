@@ -42,7 +42,14 @@ from psycopg import sql
 from gis.exceptions import ApplicationError
 from gis.prepared import prepared_rows
 from gis.roles import Role, Viewer
-from layers.addresses import ParsedAddress, house_number_value, name_key, parse_address
+from layers.addresses import (
+    ParsedAddress,
+    house_number_value,
+    house_parts,
+    keyboard_layout_swap,
+    name_key,
+    parse_address,
+)
 from layers.models import StreetName
 from layers.registry import LAYERS, LayerSpec, get_layer, layers_for
 from layers.sql import QUERY_POINT
@@ -57,6 +64,9 @@ STREET_CANDIDATES = 8
 TIER_EXACT, TIER_SAME_NUMBER, TIER_NEAR = 3, 2, 1
 # How far a named object's "number" is, when the query asked for a house: after every house.
 NAMED_DIFF = 2**31 - 1
+# Under this top score the first reading found neither the house asked for nor a name (both
+# score (TIER_EXACT + sim) / 4 ≥ 0.75), and the query's keyboard-layout reading is tried too.
+WEAK_SCORE = TIER_EXACT / 4
 
 
 class BadSearch(ApplicationError):
@@ -259,7 +269,14 @@ def _address_branches(
                 sql.Literal(TIER_EXACT), sql.Literal(TIER_SAME_NUMBER)
             ),
             sim=sql.SQL("s.sim"),
-            diff=sql.SQL("0"),
+            # Among the number's other parts, those closest to the asked one first: the same
+            # corner house ("4/17" of 4/17с6), then the same корпус/строение ("с6" of 4/17с6).
+            diff=sql.SQL(
+                "CASE WHEN t.house_key = %(house)s THEN 0 ELSE "
+                "(CASE WHEN substring(t.house_key FROM '^[^кс]*') = %(body)s THEN 0 ELSE 2 END) "
+                "+ (CASE WHEN %(parts)s <> '' AND right(t.house_key, length(%(parts)s)) "
+                "= %(parts)s THEN 0 ELSE 1 END) END"
+            ),
             near=near,
         ),
         table=table,
@@ -411,6 +428,9 @@ class SearchPlan:
     parsed: ParsedAddress
     statement: str | None
     params: dict[str, Any]
+    swapped: SearchPlan | None = None
+    """The query as the Russian keyboard layout would have typed it (``keyboard_layout_swap``):
+    the second reading, run when the first finds nothing good (``search_answer``)."""
 
 
 def search_plan(
@@ -420,8 +440,13 @@ def search_plan(
     limit: int = DEFAULT_LIMIT,
     layers: Sequence[str] | None = None,
     near: tuple[float, float] | None = None,
+    swap: bool = True,
 ) -> SearchPlan:
-    """Validate and normalise a query, and compose the statement that answers it."""
+    """Validate and normalise a query, and compose the statement that answers it.
+
+    A query in Latin letters also gets its keyboard-layout reading (``swapped``): Russian typed
+    with the Latin layout on ("gjrhjdcrbq ,ekmdfh 4" for "покровский бульвар 4").
+    """
     text = (q or "").strip()
     if len(text) < MIN_QUERY_CHARS:
         raise BadSearch(
@@ -460,9 +485,12 @@ def search_plan(
         near=near is not None,
         two_names=bool(full) and full != names,
     )
+    body, parts = house_parts(parsed.housenumber)
     params: dict[str, Any] = {
         "street": parsed.street,
         "house": parsed.housenumber,
+        "body": body,
+        "parts": parts,
         "num": house_number_value(parsed.housenumber) if house else None,
         "name": names,
         "full": full,
@@ -471,7 +499,13 @@ def search_plan(
         "lon": near[0] if near else None,
         "lat": near[1] if near else None,
     }
-    return SearchPlan(parsed=parsed, statement=statement, params=params)
+    swapped_text = keyboard_layout_swap(text) if swap else None
+    swapped = None
+    if swapped_text is not None:
+        swapped = search_plan(
+            q=swapped_text, viewer=viewer, limit=limit, layers=layers, near=near, swap=False
+        )
+    return SearchPlan(parsed=parsed, statement=statement, params=params, swapped=swapped)
 
 
 @lru_cache(maxsize=128)
@@ -511,6 +545,36 @@ def search_json(plan: SearchPlan, rows: Sequence[tuple[Any, ...]]) -> str:
     return rows[0][0]
 
 
+def _top_score(text: str) -> float:
+    results = orjson.loads(text)["results"]
+    return results[0]["score"] if results else 0.0
+
+
+def better_answer(text: str, swapped_text: str) -> str:
+    """The answer of the first reading or of the layout-swapped one, whichever found better."""
+    return swapped_text if _top_score(swapped_text) > _top_score(text) else text
+
+
+def needs_second_reading(plan: SearchPlan, text: str) -> bool:
+    """Whether the keyboard-layout reading is worth running.
+
+    It is when there is one and the first reading found neither the house asked for nor a name.
+    """
+    return plan.swapped is not None and _top_score(text) < WEAK_SCORE
+
+
+def search_answer(plan: SearchPlan) -> str:
+    """The answer of ``GET /api/search`` as JSON text.
+
+    The query's reading, or its keyboard-layout reading when that finds better.
+    """
+    text = search_json(plan, search_rows(plan))
+    if not needs_second_reading(plan, text):
+        return text
+    assert plan.swapped is not None
+    return better_answer(text, search_json(plan.swapped, search_rows(plan.swapped)))
+
+
 def search_result(plan: SearchPlan, text: str) -> SearchResult:
     """The hits of an answer (``search_json``), for Python callers."""
     return SearchResult(
@@ -542,4 +606,4 @@ def addresses_search(
     a limit outside 1…50, a layer without address or name; ``get_layer``'s 401/403/404.
     """
     plan = search_plan(q=q, viewer=viewer, limit=limit, layers=layers, near=near)
-    return search_result(plan, search_json(plan, search_rows(plan)))
+    return search_result(plan, search_answer(plan))

@@ -28,7 +28,9 @@ from django.contrib.gis.geos import GEOSException, GEOSGeometry
 from django.db import models
 from django.db.models import Case, F, FloatField, Func, OuterRef, Subquery, Value, When
 from django.db.models.functions import JSONObject
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from psycopg import sql
 from pyproj import Geod
 
@@ -227,7 +229,7 @@ class Relation:
 
     layer: str
     metres: float
-    title: str
+    title: str | Promise
     limit: int = 20
     same_street: bool = False
     """Keep rows named like the object's street (a snowplough route serving it)."""
@@ -236,32 +238,43 @@ class Relation:
 # The card's relations per layer; "*" applies to every layer. Order is the order shown.
 CARD_RELATIONS: dict[str, tuple[Relation, ...]] = {
     "buildings": (
-        Relation("yards", 40, "Yard"),
-        Relation("playgrounds", 150, "Playgrounds nearby"),
-        Relation("sports_fields", 150, "Sports fields nearby"),
-        Relation("networks", 15, "Networks under and beside it"),
-        Relation("manholes", 25, "Manholes beside it"),
-        Relation("snowplough_routes", 60, "Snowplough route serving its street", 3, True),
+        Relation("yards", 40, gettext_lazy("Yard")),
+        Relation("playgrounds", 150, gettext_lazy("Playgrounds nearby")),
+        Relation("sports_fields", 150, gettext_lazy("Sports fields nearby")),
+        Relation("networks", 15, gettext_lazy("Networks under and beside it")),
+        Relation("manholes", 25, gettext_lazy("Manholes beside it")),
+        Relation(
+            "snowplough_routes", 60, gettext_lazy("Snowplough route serving its street"), 3, True
+        ),
     ),
     "yards": (
-        Relation("buildings", 25, "Buildings around it", 50),
-        Relation("playgrounds", 0, "Playgrounds in it"),
-        Relation("sports_fields", 0, "Sports fields in it"),
-        Relation("networks", 0, "Networks crossing it"),
-        Relation("manholes", 0, "Manholes in it", 50),
+        Relation("buildings", 25, gettext_lazy("Buildings around it"), 50),
+        Relation("playgrounds", 0, gettext_lazy("Playgrounds in it")),
+        Relation("sports_fields", 0, gettext_lazy("Sports fields in it")),
+        Relation("networks", 0, gettext_lazy("Networks crossing it")),
+        Relation("manholes", 0, gettext_lazy("Manholes in it"), 50),
     ),
-    "playgrounds": (Relation("yards", 10, "Yard"), Relation("buildings", 60, "Buildings nearby")),
-    "sports_fields": (Relation("yards", 10, "Yard"), Relation("buildings", 60, "Buildings nearby")),
+    "playgrounds": (
+        Relation("yards", 10, gettext_lazy("Yard")),
+        Relation("buildings", 60, gettext_lazy("Buildings nearby")),
+    ),
+    "sports_fields": (
+        Relation("yards", 10, gettext_lazy("Yard")),
+        Relation("buildings", 60, gettext_lazy("Buildings nearby")),
+    ),
     "networks": (
-        Relation("manholes", 5, "Manholes on it", 50),
-        Relation("yards", 0, "Yards it crosses"),
-        Relation("buildings", 10, "Buildings beside it", 50),
+        Relation("manholes", 5, gettext_lazy("Manholes on it"), 50),
+        Relation("yards", 0, gettext_lazy("Yards it crosses")),
+        Relation("buildings", 10, gettext_lazy("Buildings beside it"), 50),
     ),
-    "manholes": (Relation("networks", 5, "Network"), Relation("yards", 0, "Yard")),
+    "manholes": (
+        Relation("networks", 5, gettext_lazy("Network")),
+        Relation("yards", 0, gettext_lazy("Yard")),
+    ),
     "*": (
-        Relation("bus_stops", 300, "Bus stops within 300 m", 10),
-        Relation("bus_routes", 300, "Bus routes within 300 m", 30),
-        Relation("permits", 0, "Excavation permits on it"),
+        Relation("bus_stops", 300, gettext_lazy("Stops within 300 m"), 10),
+        Relation("bus_routes", 300, gettext_lazy("Public transport routes within 300 m"), 30),
+        Relation("permits", 0, gettext_lazy("Excavation permits on it")),
     ),
 }
 

@@ -44,13 +44,14 @@ class RepeatedProblem(models.Model):
 
 
 class Work(models.Model):
-    """One row of the ``operations_work`` VIEW: a permit, a planned yard or a network repair.
+    """One row of the ``operations_work`` VIEW: a permit, a planned yard, a repair, a register work.
 
-    The view (migration 0001) unions excavation permits (not cancelled), the yard items of the
-    plans of record and the network repairs (not cancelled). Dates are ISO text so that a map
-    filters them as strings; ``ongoing`` marks work that stays on the ground past ``ends_on``
-    until it is closed or done (see ``orders.operations.works``). Read-only: the rows live in
-    their own tables, whose purge triggers also purge this layer's tiles (``fed_by``).
+    The view (migrations 0001, 0002) unions excavation permits (not cancelled), the yard items of
+    the plans of record, the network repairs and the improvement register (neither cancelled).
+    Dates are ISO text so that a map filters them as strings; ``ongoing`` marks work that stays
+    on the ground past ``ends_on`` until it is closed or done (see ``orders.operations.works``).
+    Read-only: the rows live in their own tables, whose purge triggers also purge this layer's
+    tiles (``fed_by``).
     """
 
     id = models.BigIntegerField(primary_key=True)

@@ -7,7 +7,8 @@ Each work has a period, ``starts_on`` to ``ends_on`` (the view, migration 0001):
   site was restored (the restoration act's date);
 * a yard in a plan of record: its planned month (first to last day); a done yard ends on the
   day it was done (and starts then, if that was before the month);
-* a planned network repair (not cancelled): its planned start to its planned end.
+* a planned network repair (not cancelled): its planned start to its planned end;
+* a work of the improvement register (not cancelled): its start to its end date.
 
 A work covers a day D when
 
@@ -23,7 +24,8 @@ therefore never depend on the day they were rendered.
 
 Who sees what follows the layers each kind comes from (``WORK_LAYERS``): permits as the
 ``permits`` layer (staff all, a contractor its own, the public none), yards as ``yard_plan``
-(everyone), repairs as ``network_repairs`` (staff, as the networks).
+(everyone), repairs as ``network_repairs`` (staff, as the networks), the improvement register
+as ``improvement_works`` (everyone: cities publish it).
 """
 
 from __future__ import annotations
@@ -41,9 +43,14 @@ from layers.registry import LAYERS
 from orders.operations.models import Work
 from orders.planning.models import YardPlanItem
 
-WORK_LAYERS = {"permit": "permits", "yard": "yard_plan", "network_repair": "network_repairs"}
+WORK_LAYERS = {
+    "permit": "permits",
+    "yard": "yard_plan",
+    "network_repair": "network_repairs",
+    "improvement": "improvement_works",
+}
 """The registry layer each kind of work comes from, whose roles and scope it follows."""
-IN_PROGRESS = "in_progress"  # the same value in permits, yard plan items and repairs
+IN_PROGRESS = "in_progress"  # the same value in permits, yard plan items, repairs and the register
 
 
 def covering(*, day: date, today: date) -> Q:

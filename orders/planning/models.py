@@ -193,6 +193,47 @@ class Incident(CityObject):
         return f"{self.kind} incident {self.occurred_on}"
 
 
+class ImprovementWork(CityObject):
+    """A work of the city's improvement register (благоустройство): asphalt, a playground, a fence.
+
+    CIS cities publish the register: address, kind of work, status ("Планируется", "В работе",
+    "Завершен", "Отменен"), start and end dates, a MultiPolygon or a Point, a name in Russian and
+    in Kazakh. It comes in by ``import_layer improvement_works FILE --map …`` and is shown among
+    the works; it is never an excavation permit, so no claim is ever sent for it.
+    """
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", _("Planned")
+        IN_PROGRESS = "in_progress", _("In progress")
+        DONE = "done", _("Done")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    geometry_types = ("MultiPolygon", "Point")
+
+    name = models.CharField(max_length=500)
+    name_kk = models.CharField(max_length=500, blank=True, help_text="The name in Kazakh")
+    work_kind = models.CharField(max_length=255, blank=True, help_text="Kind of work, as written")
+    address = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLANNED)
+    starts_on = models.DateField(null=True, blank=True)
+    ends_on = models.DateField(null=True, blank=True)
+    organisation = models.ForeignKey(
+        "layers.Organisation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="improvement_works",
+        help_text="Who does the work (the contractor)",
+    )
+    geom = models.GeometryField(srid=SRID, validators=[validate_geometry])
+
+    class Meta(CityObject.Meta):
+        indexes = [models.Index(fields=["status", "starts_on"], name="improvement_status_start")]
+
+    def __str__(self) -> str:
+        return self.name or self.address or f"improvement work {self.pk}"
+
+
 class NetworkRepair(models.Model):
     """A planned repair of a network segment: who replaces it, and when.
 

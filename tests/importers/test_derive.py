@@ -18,11 +18,13 @@ from django.contrib.gis.geos import (
 from pyproj import Transformer
 
 from importers.derive import MANHOLE_SPACING_M, SNOW_ORGANISATION, layers_derive
+from importers.osm_mapping import rules_for
 from layers.models import (
     Building,
     BusRoute,
     BusRouteStop,
     BusStop,
+    LandArea,
     Manhole,
     NetworkKind,
     NetworkSegment,
@@ -171,6 +173,70 @@ def test_yard_lies_inside_the_block_clear_of_the_buildings(city: City) -> None:
     assert yard.area_m2 == pytest.approx(82 * 132 - 5 * (12 * 12), rel=0.02)
 
 
+@pytest.mark.parametrize(
+    "kind", ["park", "school", "water", "cemetery", "hospital"], ids=lambda k: f"{k} ground"
+)
+def test_no_yard_over_a_park_a_school_ground_or_water(city: City, kind: str) -> None:
+    # The ground takes the north half of the block: the yard is what is left of the south half.
+    LandArea.objects.create(
+        source="osm", source_id="w77", kind=kind, geom=MultiPolygon(box(-5, 75, 110, 80))
+    )
+    layers_derive()
+
+    yard = Yard.objects.get()
+    assert not yard.geom.intersects(box(0, 76, BLOCK_W, 70))
+    assert yard.area_m2 == pytest.approx(82 * (75 - 9) - 5 * (12 * 12), rel=0.03)
+
+
+def test_a_block_that_is_all_park_gets_no_yard(city: City) -> None:
+    LandArea.objects.create(
+        source="osm", source_id="w78", kind="park", geom=MultiPolygon(box(-5, -5, 110, 160))
+    )
+    layers_derive()
+
+    assert not Yard.objects.exists()
+
+
+def test_a_grass_patch_in_the_block_stays_in_the_yard(city: City) -> None:
+    LandArea.objects.create(
+        source="osm", source_id="w79", kind="grass", geom=MultiPolygon(box(40, 80, 20, 20))
+    )
+    layers_derive()
+
+    assert Yard.objects.get().geom.contains(box(41, 81, 18, 18))
+
+
+def test_a_yard_in_a_russian_city_is_named_in_russian_numbers_in_numeric_order(
+    city: City, settings
+) -> None:
+    settings.CITY_LANGUAGE, settings.ADDRESS_NUMBER_FIRST = "ru", False
+    Building.objects.all().delete()
+    for i, number in enumerate(("14", "2", "12к1", "12")):
+        house(12 + 20 * i, 12, "улица Ленина", number)
+    layers_derive()
+
+    yard = Yard.objects.get()
+    assert yard.name == "Двор за домами улица Ленина, 2–14"
+    assert yard.address == "улица Ленина, 2"
+    assert Yard.objects.filter(street_key=yard.street_key, house_key="2").exists()
+
+
+def test_a_yard_of_one_addressed_house_is_named_in_kazakh(city: City, settings) -> None:
+    settings.CITY_LANGUAGE, settings.ADDRESS_NUMBER_FIRST = "kk", False
+    Building.objects.all().delete()
+    house(12, 12, "Абай даңғылы", "10")
+    for i in range(1, 4):
+        Building.objects.create(
+            source="osm",
+            source_id=f"flat{i}",
+            kind="apartments",
+            geom=MultiPolygon(box(12 + 20 * i, 12, 10, 10), srid=4326),
+        )
+    layers_derive()
+
+    assert Yard.objects.get().name == "Абай даңғылы, 10 үйінің артындағы аула"
+
+
 def test_block_with_too_few_houses_gets_no_yard(city: City) -> None:
     for building in city.houses[2:]:
         building.delete()
@@ -201,6 +267,38 @@ def test_no_manholes_along_overhead_power_lines(city: City) -> None:
     layers_derive()
 
     assert not Manhole.objects.filter(segment=city.power_line).exists()
+
+
+@pytest.mark.parametrize("location", ["overground", "overhead"])
+def test_no_manholes_along_pipelines_above_the_ground(city: City, location: str) -> None:
+    heating = NetworkSegment.objects.create(
+        source="osm",
+        source_id="w902",
+        kind=NetworkKind.HEAT,
+        location=location,
+        geom=line((-20, 240), (230, 240)),
+    )
+    layers_derive()
+
+    assert not Manhole.objects.filter(segment=heating).exists()
+    assert Manhole.objects.filter(segment=city.pipeline).exists()
+
+
+@pytest.mark.parametrize(
+    ("tags", "location"),
+    [
+        ({"man_made": "pipeline", "location": "overground"}, "overground"),
+        ({"man_made": "pipeline", "location": "Overhead"}, "overhead"),
+        ({"man_made": "pipeline", "location": "underground"}, "underground"),
+        ({"man_made": "pipeline"}, ""),
+        ({"power": "line"}, "overhead"),
+        ({"power": "cable"}, "underground"),
+        ({"power": "cable", "location": "underwater"}, "underwater"),
+    ],
+)
+def test_osm_location_of_a_network_line(tags: dict[str, str], location: str) -> None:
+    [rule] = rules_for("line", tags)
+    assert rule.fields(tags)["location"] == location
 
 
 # --- snowplough routes -----------------------------------------------------------------------

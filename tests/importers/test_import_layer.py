@@ -28,7 +28,9 @@ from layers.models import (
     Playground,
     Yard,
 )
+from layers.registry import LAYERS, importable_layers
 from tests.factories import CITY_LAT, CITY_LON, CommandRun, bow_tie, line, point, rectangle
+from tests.importers.layer_rows import one_row
 
 pytestmark = pytest.mark.django_db
 
@@ -553,6 +555,19 @@ def test_one_part_multipolygon_into_yards_is_unwrapped(
     assert geom.equals_exact(outline, DEGREES)
 
 
+def test_multipolygon_of_two_parts_into_yards_is_rejected_saying_so(tmp_path: Path) -> None:
+    parts = MultiPolygon(rectangle(40, 30), rectangle(20, 20, lon=CITY_LON + 0.01), srid=4326)
+    path = write_geojson(tmp_path / "yards.geojson", feature(parts, id="y1"))
+
+    _, run = run_failing("import_layer", "yards", str(path))
+
+    assert (
+        "rejected yards row 1 (id y1): wrong geometry type: a MultiPolygon of 2 parts where "
+        "one Polygon is expected (split it into one row per part)" in run.stderr
+    )
+    assert not Yard.objects.exists()
+
+
 def test_polygon_into_buildings_is_stored_as_multipolygon(
     run_command: RunCommand, tmp_path: Path
 ) -> None:
@@ -609,7 +624,7 @@ def test_unknown_layer_is_a_usage_error_naming_the_layers(tmp_path: Path) -> Non
 
     error, _ = run_failing("import_layer", "trees", str(path))
 
-    assert "invalid choice: 'trees'" in str(error)
+    assert "not a layer import_layer writes: 'trees'" in str(error)
     assert "yards" in str(error)
 
 
@@ -619,7 +634,39 @@ def test_computed_layers_are_not_importable(tmp_path: Path, layer: str) -> None:
 
     error, _ = run_failing("import_layer", layer, str(path))
 
-    assert f"invalid choice: '{layer}'" in str(error)
+    assert f"not a layer import_layer writes: '{layer}'" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("layer", "way"),
+    [
+        ("permits", "POST /api/permits"),
+        ("network_repairs", "POST /api/networks/repairs"),
+        ("appeals", "manage.py import_appeals"),
+        ("yard_plan", "POST /api/yards/plans"),
+    ],
+)
+def test_layers_with_a_workflow_are_refused_with_the_way_their_rows_come_in(
+    tmp_path: Path, layer: str, way: str
+) -> None:
+    path = write_geojson(tmp_path / "rows.geojson", feature(point(), id="p1", number="П-1"))
+
+    error, _ = run_failing("import_layer", layer, str(path))
+
+    assert f"import_layer does not write {layer}: its rows come in by {way}" in str(error)
+
+
+@pytest.mark.parametrize("layer", importable_layers())
+def test_every_layer_import_layer_accepts_imports_a_row(
+    run_command: RunCommand, tmp_path: Path, layer: str
+) -> None:
+    spec = LAYERS[layer]
+    path = write_geojson(tmp_path / f"{layer}.geojson", one_row(spec))
+
+    run = run_command("import_layer", layer, str(path))
+
+    assert summary_counts(run.stdout)["created"] == 1, run.stdout
+    assert spec.model.objects.filter(source=f"file:{layer}", source_id="row-1").count() == 1
 
 
 # --- what the database keeps -----------------------------------------------------------------

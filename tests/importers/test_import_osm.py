@@ -60,7 +60,7 @@ def imported(
     """Import the extract once per test class; roll it back after the class's last test."""
     stdout, stderr = StringIO(), StringIO()
     with django_db_blocker.unblock(), transaction.atomic():
-        call_command("import_osm", str(osm_file), "--skip-invalid", stdout=stdout, stderr=stderr)
+        call_command("import_osm", str(osm_file), stdout=stdout, stderr=stderr)
         # Each test runs in a savepoint inside this transaction (the db fixture), so what one
         # test writes the next never sees.
         yield CommandRun(stdout=stdout.getvalue(), stderr=stderr.getvalue())
@@ -70,7 +70,7 @@ def imported(
 @pytest.mark.e2e
 @pytest.mark.usefixtures("imported", "db")
 class TestImportedExtract:
-    """What one import of the extract (with --skip-invalid) leaves in the layers."""
+    """What one import of the extract leaves in the layers."""
 
     def test_buildings_are_outlines_and_points(self) -> None:
         assert Building.objects.count() >= 1_900
@@ -97,7 +97,11 @@ class TestImportedExtract:
         assert NetworkSegment.objects.exclude(kind=NetworkKind.POWER).count() == 6
 
     def test_bus_routes(self) -> None:
-        assert BusRoute.objects.count() == 87
+        # 87 bus routes and the metro line; the 23 railway, 11 road, 7 train, 2 bicycle and
+        # 1 hiking route relations are counted as skipped.
+        assert BusRoute.objects.filter(kind="bus").count() == 87
+        assert BusRoute.objects.filter(kind="subway").count() == 1
+        assert BusRoute.objects.count() == 88
 
     def test_bus_stops(self) -> None:
         assert BusStop.objects.count() >= 50
@@ -123,7 +127,7 @@ class TestImportedExtract:
         route_ids = ids_by_source_id(BusRoute)
         last_update = Building.objects.latest("updated_at").updated_at
 
-        second = run_command("import_osm", str(osm_file), "--skip-invalid")
+        second = run_command("import_osm", str(osm_file))
 
         summary = summary_counts(second.stdout)
         assert (summary["created"], summary["updated"]) == (0, 0)
@@ -136,11 +140,11 @@ class TestImportedExtract:
 
 @pytest.mark.e2e
 @pytest.mark.django_db
-def test_rejected_rows_without_skip_invalid_abort_and_write_nothing(
+def test_rejected_rows_with_strict_abort_and_write_nothing(
     run_command: RunCommand, osm_file: Path
 ) -> None:
-    with pytest.raises(CommandError, match="2 rows rejected, nothing was written"):
-        run_command("import_osm", str(osm_file))
+    with pytest.raises(CommandError, match=r"2 rows rejected, nothing was written \(--strict"):
+        run_command("import_osm", str(osm_file), "--strict")
     assert Building.objects.count() == 0
     assert set(row_counts().values()) == {0}
     assert not Organisation.objects.exists()
@@ -151,7 +155,7 @@ def test_rejected_rows_without_skip_invalid_abort_and_write_nothing(
 def test_bbox_limits_the_import(run_command: RunCommand, osm_file: Path) -> None:
     bbox = ",".join(str(v) for v in SMALL_BBOX)
     # "--bbox=": argparse would read a value starting with "-" as an option.
-    run_command("import_osm", str(osm_file), f"--bbox={bbox}", "--skip-invalid")
+    run_command("import_osm", str(osm_file), f"--bbox={bbox}")
     area = Polygon.from_bbox(SMALL_BBOX)
     area.srid = 4326
     count = Building.objects.count()

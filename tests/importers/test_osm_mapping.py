@@ -137,6 +137,7 @@ def test_bus_stop_node() -> None:
     assert fields("bus_stops", "node", tags) == {
         "name": "Patterson Park Av & Baltimore St",
         "ref": "1234",
+        "kind": "bus",
     }
 
 
@@ -144,8 +145,37 @@ def test_bus_platform_node_is_a_bus_stop() -> None:
     assert layers("node", {"public_transport": "platform", "bus": "yes"}) == ["bus_stops"]
 
 
-def test_tram_platform_is_not_a_bus_stop() -> None:
-    assert layers("node", {"public_transport": "platform", "tram": "yes"}) == []
+@pytest.mark.parametrize(
+    ("tags", "kind"),
+    [
+        ({"public_transport": "platform", "tram": "yes"}, "tram"),
+        ({"railway": "tram_stop"}, "tram"),
+        ({"public_transport": "stop_position", "trolleybus": "yes"}, "trolleybus"),
+        ({"highway": "bus_stop", "trolleybus": "yes"}, "bus"),
+        ({"railway": "station", "station": "subway"}, "subway"),
+        ({"public_transport": "station", "subway": "yes"}, "subway"),
+        ({"railway": "halt", "station": "light_rail"}, "light_rail"),
+        ({"public_transport": "platform", "share_taxi": "yes"}, "share_taxi"),
+    ],
+)
+def test_tram_trolleybus_and_metro_stops_are_public_transport_stops(
+    tags: dict[str, str], kind: str
+) -> None:
+    assert layers("node", tags) == ["bus_stops"]
+    assert fields("bus_stops", "node", tags)["kind"] == kind
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {"railway": "station", "train": "yes", "public_transport": "station"},
+        {"railway": "station"},
+        {"public_transport": "platform", "ferry": "yes"},
+        {"railway": "subway_entrance"},
+    ],
+)
+def test_train_stations_and_ferry_piers_are_not_stops(tags: dict[str, str]) -> None:
+    assert layers("node", tags) == []
 
 
 def test_residential_highway_line_is_a_street() -> None:

@@ -19,7 +19,7 @@ from layers.registry import LAYERS
 from layers.sql import label_expression
 from orders.appeals.models import Appeal, Category
 from orders.operations.models import RepeatedProblem
-from orders.planning.models import Incident, YardPlanItem
+from orders.planning.models import ImprovementWork, Incident, YardPlanItem
 from tests.factories import at, line, rectangle
 from tests.orders.operations.conftest import make_works
 
@@ -84,6 +84,8 @@ def every_layer(db) -> None:
         geom=spot,
     )
     Incident.objects.create(kind=m.NetworkKind.WATER, occurred_on=date(2025, 3, 9), geom=spot)
+    for fields in ({"name": "Благоустройство двора"}, {"address": "улица Ленина, 5"}, {}):
+        ImprovementWork.objects.create(geom=MultiPolygon(area), **fields)
     for label in ("12 Main Street", ""):
         RepeatedProblem.objects.create(
             kind="object",

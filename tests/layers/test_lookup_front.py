@@ -96,6 +96,7 @@ REQUESTS = [
     "/api/search?q=ул. Ленина, д. 12к2&limit=3",
     "/api/search?q=16 стр. 1 пр-т Абая",
     "/api/search?q=N Charles st 1200",
+    "/api/search?q=ktybyf 12r2",
     f"/api/search?q=Ленина 12&near={CITY_LON},{CITY_LAT}",
     "/api/search?q=Ленина&layers=yards",
     "/api/search?q=x",
@@ -155,6 +156,12 @@ def test_the_front_finds_the_house_and_its_neighbours(city) -> None:
     )
     # The public never sees the water network, whatever the radius.
     assert {f["properties"]["layer"] for f in features} == {"appeals", "buildings", "yards"}
+
+
+def test_the_front_reads_russian_typed_on_the_latin_layout(city) -> None:
+    (search,) = through_front([("/api/search?q=ktybyf 12r2", {})])
+    assert search.json()["parsed"] == {"street": "ленина ул", "housenumber": "12к2"}
+    assert search.json()["results"][0]["address"] == "12 корп. 2 улица Ленина"
 
 
 @pytest.mark.parametrize(

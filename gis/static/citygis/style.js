@@ -55,6 +55,20 @@ const STREET_COLOUR = [
   ["secondary", "secondary_link"], "#f7fabf",
   "#ffffff",
 ];
+// Public transport by kind (layers.models.TransitKind): the colours city transit maps use.
+const TRANSIT_COLOURS = [
+  "match", ["get", "kind"],
+  "trolleybus", "#2e7d32",
+  "tram", "#c62828",
+  "light_rail", "#ef6c00",
+  "subway", "#6a1b9a",
+  "share_taxi", "#5d8aa8",
+  "#3a5fcd",
+];
+
+// Improvement works (the register, and their kind in the works layer).
+const IMPROVEMENT_COLOUR = "#43a047";
+
 const PATHS = ["footway", "path", "cycleway", "steps", "track", "bridleway"];
 const IS_PATH = ["in", ["get", "kind"], ["literal", PATHS]];
 
@@ -192,7 +206,7 @@ export const DRAW = {
       type: "line",
       layout: { "line-join": "round" },
       paint: {
-        "line-color": "#3a5fcd",
+        "line-color": TRANSIT_COLOURS,
         "line-width": byZoom(2, { z12: 0.7, z19: 1.5 }),
         "line-opacity": 0.55,
       },
@@ -213,7 +227,11 @@ export const DRAW = {
   manholes: () => [
     circle("manholes-point", { colour: NETWORK_COLOURS, radius: 4, stroke: "#222222", strokeWidth: 1 }),
   ],
-  bus_stops: () => [circle("bus_stops-point", { colour: "#3a5fcd", radius: 4 })],
+  bus_stops: () => [circle("bus_stops-point", { colour: TRANSIT_COLOURS, radius: 4 })],
+  improvement_works: () => [
+    ...area("improvement_works", { fill: IMPROVEMENT_COLOUR, outline: IMPROVEMENT_COLOUR, opacity: 0.25 }),
+    circle("improvement_works-point", { colour: IMPROVEMENT_COLOUR, radius: 5, filter: POINTS }),
+  ],
   // Districts: their borders only, a fill would tint the whole city.
   districts: () => [
     {
@@ -233,8 +251,15 @@ export const DRAW = {
 };
 
 // Works on the map's day (works_date.js filters them): dug-up permits orange, yard repairs blue,
-// network repairs purple; an area tinted, a repaired line drawn wide.
-const WORK_COLOUR = ["match", ["get", "kind"], "permit", "#f08c00", "yard", "#1e88e5", "#8e24aa"];
+// improvement works green, network repairs purple; an area tinted, a repaired line drawn wide,
+// a work mapped as a point a dot.
+const WORK_COLOUR = [
+  "match", ["get", "kind"],
+  "permit", "#f08c00",
+  "yard", "#1e88e5",
+  "improvement", IMPROVEMENT_COLOUR,
+  "#8e24aa",
+];
 
 export function drawWorks() {
   return [
@@ -246,6 +271,7 @@ export function drawWorks() {
       layout: { "line-cap": "round" },
       paint: { "line-color": WORK_COLOUR, "line-width": byZoom(5, { z12: 0.5, z19: 1.5 }), "line-opacity": 0.7 },
     },
+    circle("works-point", { colour: WORK_COLOUR, radius: 5, filter: POINTS }),
   ];
 }
 

@@ -1,4 +1,4 @@
-"""manage.py import_layer LAYER FILE [--srid N] [--map field=column …] [--skip-invalid]."""
+"""manage.py import_layer LAYER FILE [--srid N] [--map field=column …] [--dayfirst]."""
 
 from pathlib import Path
 
@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from importers.commands import ImportCommandMixin
 from importers.services import layer_import
-from layers.registry import source_layers
+from layers.registry import LAYERS, importable_layers
 
 
 def parse_mapping(pairs: list[str]) -> dict[str, str]:
@@ -26,7 +26,7 @@ class Command(ImportCommandMixin, BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("layer", choices=sorted(source_layers()))
+        parser.add_argument("layer", help=f"one of: {', '.join(importable_layers())}")
         parser.add_argument("file", type=Path)
         parser.add_argument("--srid", type=int, help="CRS of a file that names none (or override)")
         parser.add_argument(
@@ -45,9 +45,25 @@ class Command(ImportCommandMixin, BaseCommand):
             "--source", help="source name rows are keyed under (default: file:<name>)"
         )
         parser.add_argument("--layer-name", help="layer inside a multi-layer file (GeoPackage)")
+        parser.add_argument(
+            "--dayfirst",
+            action="store_true",
+            help="read DD/MM/YYYY dates day first (ISO and ДД.ММ.ГГГГ are always read)",
+        )
         self.add_common_arguments(parser)
 
     def handle(self, *args, **opts):
+        layer = opts["layer"]
+        spec = LAYERS.get(layer)
+        if spec is not None and spec.imported_by:
+            raise CommandError(
+                f"import_layer does not write {layer}: its rows come in by {spec.imported_by}"
+            )
+        if layer not in importable_layers():
+            raise CommandError(
+                f"not a layer import_layer writes: {layer!r} "
+                f"(choose from {', '.join(importable_layers())})"
+            )
         mapping = parse_mapping(opts["map"])
         self.run_import(
             lambda: layer_import(
@@ -59,6 +75,7 @@ class Command(ImportCommandMixin, BaseCommand):
                 source=opts["source"],
                 skip_invalid=opts["skip_invalid"],
                 layer_name=opts["layer_name"],
+                dayfirst=opts["dayfirst"],
             ),
             what="import_layer",
             report_file=opts["report"],

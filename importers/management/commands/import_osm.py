@@ -1,4 +1,4 @@
-"""manage.py import_osm FILE.osm.pbf|FILE.osm [--bbox w,s,e,n] [--skip-invalid]."""
+"""manage.py import_osm FILE.osm.pbf|FILE.osm [--bbox w,s,e,n] [--strict]."""
 
 from pathlib import Path
 
@@ -16,7 +16,7 @@ class Command(ImportCommandMixin, BaseCommand):
         parser.add_argument("file", type=Path)
         parser.add_argument("--bbox", help="west,south,east,north: import only what intersects")
         parser.add_argument("--source", default="osm", help="source name rows are keyed under")
-        self.add_common_arguments(parser)
+        self.add_common_arguments(parser, lenient=True)
 
     def handle(self, *args, **opts):
         try:
@@ -31,7 +31,7 @@ class Command(ImportCommandMixin, BaseCommand):
                 lambda: osm_import(
                     path=path,
                     bbox=bbox,
-                    skip_invalid=opts["skip_invalid"],
+                    strict=opts["strict"],
                     source=opts["source"],
                     progress=bar.update,
                 ),

@@ -49,7 +49,7 @@ def titles(result: dict) -> set[str]:
 def test_works_on_a_day_for_an_operator(works):
     result = works_on(day=DAY, today=TODAY, viewer=OPERATOR)
     assert titles(result) == {"P1", "P4", "P6", "Y1", "R1"}
-    assert result["counts"] == {"permit": 3, "yard": 1, "network_repair": 1}
+    assert result["counts"] == {"permit": 3, "yard": 1, "network_repair": 1, "improvement": 0}
     why = {
         f["properties"]["title"].split(":")[0]: f["properties"]["on_the_date"]
         for f in result["features"]
@@ -94,13 +94,13 @@ def test_a_contractor_sees_its_own_permits_and_the_public_yard_plan(works):
     acme = Viewer(role=Role.CONTRACTOR, organisation_id=works["permits"]["P1"].contractor_id)
     result = works_on(day=DAY, today=TODAY, viewer=acme)
     assert titles(result) == {"P1", "P6", "Y1"}
-    assert result["counts"] == {"permit": 2, "yard": 1}
+    assert result["counts"] == {"permit": 2, "yard": 1, "improvement": 0}
 
 
 def test_the_public_sees_the_yard_plan_only(works):
     result = works_on(day=DAY, today=TODAY, viewer=PUBLIC)
     assert titles(result) == {"Y1"}
-    assert result["counts"] == {"yard": 1}
+    assert result["counts"] == {"yard": 1, "improvement": 0}
 
 
 def test_the_api_answers_a_date_and_a_bbox(works, client_for):
@@ -148,7 +148,12 @@ def test_malformed_input_is_400(works, client_for, params):
 
 
 def test_the_works_layer_is_fed_by_its_sources_and_has_no_trigger_of_its_own(db):
-    assert LAYERS["works"].fed_by == ("permits", "yard_plan", "network_repairs")
+    assert LAYERS["works"].fed_by == (
+        "permits",
+        "yard_plan",
+        "network_repairs",
+        "improvement_works",
+    )
     assert layers_purged_with("permits") == {"permits", "works"}
     assert layers_purged_with("buildings") == {"buildings"}
     assert views(["operations_work", "permits_permit"]) == {"operations_work"}

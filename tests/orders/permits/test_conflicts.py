@@ -129,7 +129,7 @@ def test_contractor_never_sees_the_networks_its_permit_crosses(client, auth, mak
 def test_conflict_check_finds_the_demo_citys_real_networks(osm_file, orgs):
     from importers.services import osm_import
 
-    osm_import(path=osm_file, skip_invalid=True)
+    osm_import(path=osm_file)
     segments = list(NetworkSegment.objects.select_related("owner").order_by("pk"))
     assert segments, "the extract has pipelines and power lines"
     for segment in segments[:6]:

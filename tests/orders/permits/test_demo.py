@@ -21,7 +21,7 @@ def test_demo_city_has_permits_one_overdue_and_a_sweep_claims_it(osm_file):
     # What load_demo does before the permits (other apps' demo seeds left out).
     for name, kind, email in DEMO_ORGANISATIONS:
         Organisation.objects.create(name=name, kind=kind, email=email)
-    osm_import(path=osm_file, skip_invalid=True)
+    osm_import(path=osm_file)
     layers_derive()
 
     assert len(demo_permits_create()) == 3
