@@ -48,6 +48,28 @@ def tag(key: str, *values: str) -> Callable[[Tags], bool]:
     return lambda t: t.get(key) in values
 
 
+# The languages a street's name is kept in besides ``name``: those of our cities and English.
+NAME_LANGUAGES = ("ru", "kk", "be", "uk", "en")
+# Other names a resident may give: the official one, a common one, the one before a renaming.
+OTHER_NAME_KEYS = ("alt_name", "official_name", "old_name", "short_name", "loc_name")
+
+
+def other_names(t: Tags, *, prefix: str, also: tuple[str, ...] = ()) -> dict[str, str]:
+    """A name in other languages (``name:ru`` …) and other names (``old_name`` …), by key.
+
+    Only those that differ from the plain one; ``old_name=A;B`` keeps both ("A; B").
+    """
+    plain = t.get(prefix, "").strip()
+    found = {lang: t.get(f"{prefix}:{lang}", "") for lang in NAME_LANGUAGES}
+    found |= {key: t.get(key, "") for key in also}
+    names = {}
+    for key, value in found.items():
+        value = "; ".join(v.strip() for v in value.split(";") if v.strip())
+        if value and value != plain:
+            names[key] = value[:255]
+    return names
+
+
 def first_int(value: str | None) -> int | None:
     """The first whole number in a tag value: "5", "5;7", "approx 12" → 5, 5, 12."""
     match = re.search(r"\d+", value or "")
@@ -257,6 +279,32 @@ def is_transit_stop(t: Tags) -> bool:
     return transit_stop_kind(t) is not None
 
 
+def is_address_node(t: Tags) -> bool:
+    """A node with an address of its own that is not a building, or an entrance."""
+    if has("building")(t):
+        return False
+    return bool(t.get("addr:housenumber", "").strip()) or has("entrance")(t)
+
+
+def is_addressed_area(t: Tags) -> bool:
+    """An area with an address that is not a building: a school ground, a park, a plot."""
+    return not has("building")(t) and bool(t.get("addr:housenumber", "").strip())
+
+
+def address_fields(t: Tags, *, kind: str) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "name": t.get("name", ""),
+        "street": t.get("addr:street", ""),
+        "street_names": other_names(t, prefix="addr:street"),
+        "housenumber": t.get("addr:housenumber", ""),
+        "city": t.get("addr:city", ""),
+        "postcode": t.get("addr:postcode", ""),
+        "ref": (t.get("ref") or t.get("entrance:ref") or "").strip()[:32],
+        "flats": t.get("addr:flats", "").strip()[:64],
+    }
+
+
 # --- the table -------------------------------------------------------------------------------
 
 OSM_MAPPING: tuple[Rule, ...] = (
@@ -267,6 +315,7 @@ OSM_MAPPING: tuple[Rule, ...] = (
         lambda t: {
             "name": t.get("name", ""),
             "street": t.get("addr:street", ""),
+            "street_names": other_names(t, prefix="addr:street"),
             "housenumber": t.get("addr:housenumber", ""),
             "city": t.get("addr:city", ""),
             "postcode": t.get("addr:postcode", ""),
@@ -277,6 +326,13 @@ OSM_MAPPING: tuple[Rule, ...] = (
             "year_built": year(t.get("start_date") or t.get("building:year")),
         },
     ),
+    Rule(
+        "addresses",
+        "node",
+        is_address_node,
+        lambda t: address_fields(t, kind="entrance" if has("entrance")(t) else "point"),
+    ),
+    Rule("addresses", "area", is_addressed_area, lambda t: address_fields(t, kind="area")),
     Rule(
         "playgrounds",
         "any",
@@ -396,6 +452,7 @@ OSM_MAPPING: tuple[Rule, ...] = (
         lambda t: t.get("highway") in STREET_CLASSES,
         lambda t: {
             "name": t.get("name", ""),
+            "names": other_names(t, prefix="name", also=OTHER_NAME_KEYS),
             "kind": t["highway"],
         },
     ),

@@ -9,6 +9,7 @@ from typing import Any
 import geopandas
 import pandas
 import pyogrio.errors
+import shapely
 from django.conf import settings
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.geos import GEOSGeometry
@@ -24,13 +25,15 @@ from importers.records import (
     records_validate,
     records_write,
 )
+from layers.addresses import house_number_key, street_key
 from layers.models import BusRouteStop, Organisation
 from layers.registry import LAYERS, importable_layers
-from layers.services import CLUSTER_MIN_SHARE, layer_cluster
+from layers.services import CLUSTER_MIN_SHARE, layer_cluster, street_aliases_refresh
 
 # Write order: what others point at first.
 LAYER_ORDER = (
     "buildings",
+    "addresses",
     "yards",
     "playgrounds",
     "sports_fields",
@@ -83,6 +86,43 @@ def bus_route_stops_write(
         )
         changed += 1
     return changed
+
+
+def addresses_attach(
+    addresses: list[Record], buildings: list[Record]
+) -> tuple[list[Record], dict[str, str], int]:
+    """Attach address points and entrances to the building outline they lie in or on.
+
+    Returns the addresses to write, the building (by source id) of each that has one, and how
+    many points were dropped for repeating their building's own address. Addressed areas stand
+    on their own: a school ground is not in a building.
+    """
+    outlines = [r for r in buildings if r.geom.geom_type != "Point"]
+    shapes = [shapely.from_wkb(bytes(r.geom.wkb)) for r in outlines]
+    tree = shapely.STRtree(shapes)
+    kept, owners, repeated = [], {}, 0
+    for record in addresses:
+        if record.values.get("kind") == "area":
+            kept.append(record)
+            continue
+        point = shapely.from_wkb(bytes(record.geom.wkb))
+        hits = tree.query(point, predicate="intersects")
+        if len(hits):
+            # Nested outlines (a building part inside a building): the smallest holds it.
+            building = outlines[min(hits, key=lambda i: shapes[i].area)]
+            if record.values.get("kind") == "point" and _same_address(record, building):
+                repeated += 1
+                continue
+            owners[record.source_id] = building.source_id
+        kept.append(record)
+    return kept, owners, repeated
+
+
+def _same_address(a: Record, b: Record) -> bool:
+    def keys(r: Record) -> tuple[str, str]:
+        return street_key(r.values.get("street")), house_number_key(r.values.get("housenumber"))
+
+    return keys(a) == keys(b)
 
 
 def layers_cluster_after_load(report: ImportReport) -> None:
@@ -142,15 +182,27 @@ def osm_import(
             for layer in LAYER_ORDER
         }
         check_rejections(report, skip_invalid=not strict)
-        ids = {
-            layer: records_write(spec=LAYERS[layer], source=source, records=records, report=report)
-            for layer, records in cleaned.items()
-        }
+        cleaned["addresses"], owners, repeated = addresses_attach(
+            cleaned["addresses"], cleaned["buildings"]
+        )
+        if repeated:
+            report.skip("address points repeating their building's address", n=repeated)
+        ids: dict[str, dict[str, int]] = {}
+        for layer, records in cleaned.items():
+            if layer == "addresses":
+                for record in records:
+                    if record.source_id in owners:
+                        record.values["building_id"] = ids["buildings"][owners[record.source_id]]
+            ids[layer] = records_write(
+                spec=LAYERS[layer], source=source, records=records, report=report
+            )
         changed = bus_route_stops_write(
             route_ids=ids["bus_routes"], stop_ids=ids["bus_stops"], route_stops=extract.route_stops
         )
         if changed:
             report.notes.append(f"stops re-ordered on {changed} public transport routes")
+        if aliases := street_aliases_refresh():
+            report.notes.append(f"{aliases:,} street names in other languages found by search")
     if partial := sum(r.values["partial"] for r in cleaned["bus_routes"]):
         report.notes.append(
             f"{partial} public transport routes are partial: some of their ways are not in the file"
@@ -321,5 +373,7 @@ def layer_import(
         records_write(
             spec=spec, source=source or f"file:{path.stem}"[:32], records=cleaned, report=report
         )
+        if layer in ("streets", "buildings"):
+            street_aliases_refresh()
     layers_cluster_after_load(report)
     return report

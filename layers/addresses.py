@@ -357,6 +357,7 @@ _LAYOUT = str.maketrans(
     "йцукенгшщзхъфывапролджэячсмитьбю.ёхъжэбю,/ё",
 )
 _LATIN_RE = re.compile(r"[a-z]")
+_FRACTION_SLASH_RE = re.compile(r"(?<=\d)/(?=\d)")
 
 
 def keyboard_layout_swap(text: str) -> str | None:
@@ -367,4 +368,7 @@ def keyboard_layout_swap(text: str) -> str | None:
     folded = fold(text)
     if _CYRILLIC_RE.search(folded) or not _LATIN_RE.search(folded):
         return None
-    return folded.translate(_LAYOUT)
+    # A slash between digits is a fraction (22/1), typed the same on either layout; elsewhere
+    # the key is the Russian full stop ("ek/" is "ул.").
+    protected = _FRACTION_SLASH_RE.sub("\x00", folded)
+    return protected.translate(_LAYOUT).replace("\x00", "/")

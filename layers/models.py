@@ -80,6 +80,10 @@ class CityObject(models.Model):
         ]
 
 
+# A database default for a JSON object column, so that plain SQL may leave it out.
+JSON_EMPTY = models.Value({}, output_field=models.JSONField())
+
+
 class NameKeyMixin(models.Model):
     """The normalised key of an object's name, for the search by name (trigram GIN)."""
 
@@ -162,6 +166,13 @@ class AddressMixin(AddressKeys):
     """Address parts and the normalised search keys (see layers.addresses)."""
 
     street = models.CharField(max_length=255, blank=True)
+    street_names = models.JSONField(
+        default=dict,
+        db_default=JSON_EMPTY,
+        blank=True,
+        help_text="The street in other languages, by language code (OSM addr:street:ru …): "
+        '{"ru": "проспект Независимости"}',
+    )
     housenumber = models.CharField(
         max_length=32, blank=True, help_text="As written: 12, 12А, 12к2, 12 корп. 2, 16 с1, 12/2"
     )
@@ -228,6 +239,53 @@ class Building(AddressMixin, NameKeyMixin, CityObject):
 
     def __str__(self) -> str:
         return self.address or self.name or f"building {self.pk}"
+
+    def refresh_search_key(self) -> None:
+        """Recompute the address keys and the name key; importers call this on every row."""
+        AddressMixin.refresh_search_key(self)
+        NameKeyMixin.refresh_search_key(self)
+
+
+class Address(AddressMixin, NameKeyMixin, CityObject):
+    """An address that is not a building's own: an address point, an entrance, an addressed area.
+
+    OSM puts addresses on nodes inside a building (a house whose outline carries none, a second
+    address of a corner house), on entrances (``entrance=*``, with their ``ref``: подъезд 2),
+    and on areas that are not buildings (a school ground, a park). Each is found by the address
+    search like a building and is attached to the building it lies in or on (``building``).
+    A point that repeats its building's own address adds nothing and is not imported.
+    """
+
+    class Kind(models.TextChoices):
+        POINT = "point", _("Address point")
+        ENTRANCE = "entrance", _("Entrance")
+        AREA = "area", _("Addressed area")
+
+    geometry_types = ("Point", "MultiPolygon")
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.POINT)
+    name = models.CharField(max_length=255, blank=True)
+    ref = models.CharField(max_length=32, blank=True, help_text="An entrance's number or ref")
+    flats = models.CharField(
+        max_length=64, blank=True, help_text="The flats it serves, as written (addr:flats: 1-36)"
+    )
+    building = models.ForeignKey(
+        Building,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="addresses",
+        help_text="The building it lies in or on",
+    )
+    geom = models.GeometryField(srid=SRID, validators=[validate_geometry])
+
+    class Meta(CityObject.Meta):
+        indexes = [*address_keys_indexes("address"), name_key_index("address")]
+
+    def __str__(self) -> str:
+        building = self.building.address if self.building_id and self.building else ""
+        label = self.address or building or self.name or f"{self.kind} {self.pk}"
+        return f"{label} ({self.ref})" if self.ref else label
 
     def refresh_search_key(self) -> None:
         """Recompute the address keys and the name key; importers call this on every row."""
@@ -524,6 +582,13 @@ class Street(NameKeyMixin, CityObject):
     """A street centreline: the base map, and what snowplough routes and addresses refer to."""
 
     name = models.CharField(max_length=255, blank=True)
+    names = models.JSONField(
+        default=dict,
+        db_default=JSON_EMPTY,
+        blank=True,
+        help_text="Its other names: by language code (OSM name:ru, name:kk, name:be …) and "
+        "alt_name, old_name, official_name; an address on any of them finds its houses",
+    )
     kind = models.CharField(max_length=32, help_text="OSM highway=* class")
     geom = models.LineStringField(srid=SRID, validators=[validate_geometry])
 
@@ -546,6 +611,35 @@ class LandArea(NameKeyMixin, CityObject):
 
     def __str__(self) -> str:
         return self.name or f"{self.kind} {self.pk}"
+
+
+class StreetAlias(models.Model):
+    """Another name's street key for a street key in use: "независимости пр" → "незалежнасці пр".
+
+    A street has names in several languages (a Minsk street's ``name`` is Belarusian, its
+    ``name:ru`` Russian) and its houses carry one of them; a query may use any. The search
+    matches the query's street against these keys as against ``StreetName`` and then looks for
+    houses under ``target``. Rebuilt from the streets' ``names`` and the buildings'
+    ``street_names`` by ``layers.services.street_aliases_refresh`` after every import.
+    """
+
+    key = models.CharField(max_length=300)
+    target = models.CharField(max_length=300, help_text="The street key the houses carry")
+    name = models.CharField(max_length=255, help_text="The name as written")
+    language = models.CharField(
+        max_length=16, blank=True, help_text="Its language code, or alt_name, old_name …"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "target"], name="streetalias_key_target")
+        ]
+        indexes = [
+            GinIndex(fields=["key"], name="streetalias_key_trgm", opclasses=["gin_trgm_ops"])
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.target}"
 
 
 class StreetName(models.Model):

@@ -40,6 +40,24 @@ BUILDING_LABEL = (
     )
 )
 
+# An address point or entrance: its address, else its building's (an entrance has none of its
+# own), else its name, or kind and id; then its ref ("улица Маросейка, 12 (2)").
+ADDRESS_LABEL = (
+    sql.SQL(
+        "concat_ws(' ', coalesce(nullif(concat_ws(' ', nullif({t}.housenumber, ''), "
+        "nullif({t}.street, '')), ''), (SELECT nullif(concat_ws(' ', nullif(b.housenumber, ''), "
+        "nullif(b.street, '')), '') FROM layers_building b WHERE b.id = {t}.building_id), "
+        "nullif({t}.name, ''), {t}.kind || ' ' || {t}.id), '(' || nullif({t}.ref, '') || ')')"
+    )
+    if settings.ADDRESS_NUMBER_FIRST
+    else sql.SQL(
+        "concat_ws(' ', coalesce(nullif(concat_ws(', ', nullif({t}.street, ''), "
+        "nullif({t}.housenumber, '')), ''), (SELECT nullif(concat_ws(', ', nullif(b.street, ''), "
+        "nullif(b.housenumber, '')), '') FROM layers_building b WHERE b.id = {t}.building_id), "
+        "nullif({t}.name, ''), {t}.kind || ' ' || {t}.id), '(' || nullif({t}.ref, '') || ')')"
+    )
+)
+
 # Every layer shows where its rows come from: derived data must never pass for surveyed data.
 COMMON_PROPERTIES = ("source",)
 
@@ -188,6 +206,21 @@ LAYERS: dict[str, LayerSpec] = _registry(
             minzoom=13,
             search_fields=("street", "housenumber", "name"),
             list_filter=("kind", "source"),
+        ),
+        LayerSpec(
+            name="addresses",
+            title=_("Addresses and entrances"),
+            model=m.Address,
+            label=ADDRESS_LABEL,
+            geometry_type="Geometry",
+            properties=("kind", "name", "street", "housenumber", "ref", "flats", "building"),
+            minzoom=15,
+            search_fields=("street", "housenumber", "name", "ref"),
+            list_filter=("kind", "source"),
+            description=_(
+                "Address points, entrances and addressed areas that are not a building's own "
+                "address, each attached to the building it lies in."
+            ),
         ),
         LayerSpec(
             name="yards",

@@ -5,9 +5,10 @@ A query is normalised once, in Python, by the same functions that computed the s
 statement answers it:
 
 1. the query's street key is matched by trigram (``%``, GIN) against ``StreetName``, the few
-   thousand distinct street keys, not the rows: that is where one typo is forgiven, and it is
-   cheap because the table is small; the best ``STREET_CANDIDATES`` are kept with their
-   similarity;
+   thousand distinct street keys, not the rows, and against ``StreetAlias``, the keys of the
+   streets' other names (in another language, from before a renaming), each standing for the
+   key its houses carry: that is where one typo is forgiven, and it is cheap because the tables
+   are small; the best ``STREET_CANDIDATES`` are kept with their similarity;
 2. the houses on those streets come from the btree on (street_key, house_number, house_key):
    every part of the asked number (the exact house key; 12 or 12к1 for 12к2), then — per street,
    two short index scans either side of the number — the numbers nearest to it; a query without
@@ -50,7 +51,7 @@ from layers.addresses import (
     name_key,
     parse_address,
 )
-from layers.models import StreetName
+from layers.models import StreetAlias, StreetName
 from layers.registry import LAYERS, LayerSpec, get_layer, layers_for
 from layers.sql import QUERY_POINT
 
@@ -389,10 +390,19 @@ def search_statement(
         return None
     streets = sql.SQL("")
     if addressed:
+        # The street keys the houses carry, and those reached by another name of the street
+        # (StreetAlias: its name in another language, its old name), each at its best match.
         streets = sql.SQL(
-            "street_keys AS MATERIALIZED (SELECT key, similarity(key, %(street)s) AS sim "
-            "FROM {table} WHERE key %% %(street)s ORDER BY sim DESC, key LIMIT {n}), "
-        ).format(table=sql.Identifier(StreetName._meta.db_table), n=sql.Literal(STREET_CANDIDATES))
+            "street_keys AS MATERIALIZED (SELECT key, max(sim) AS sim FROM ("
+            "SELECT key, similarity(key, %(street)s) AS sim FROM {names} "
+            "WHERE key %% %(street)s UNION ALL "
+            "SELECT target, similarity(key, %(street)s) FROM {aliases} "
+            "WHERE key %% %(street)s) m GROUP BY key ORDER BY sim DESC, key LIMIT {n}), "
+        ).format(
+            names=sql.Identifier(StreetName._meta.db_table),
+            aliases=sql.Identifier(StreetAlias._meta.db_table),
+            n=sql.Literal(STREET_CANDIDATES),
+        )
     return (
         sql.SQL(
             "WITH {streets}hits AS ({branches}), "

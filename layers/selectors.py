@@ -238,6 +238,7 @@ class Relation:
 # The card's relations per layer; "*" applies to every layer. Order is the order shown.
 CARD_RELATIONS: dict[str, tuple[Relation, ...]] = {
     "buildings": (
+        Relation("addresses", 0, gettext_lazy("Entrances and other addresses"), 30),
         Relation("yards", 40, gettext_lazy("Yard")),
         Relation("playgrounds", 150, gettext_lazy("Playgrounds nearby")),
         Relation("sports_fields", 150, gettext_lazy("Sports fields nearby")),

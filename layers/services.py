@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from django.db import connection, models, transaction
 from psycopg import sql
 
-from layers.models import StreetName
+from layers.addresses import street_key
+from layers.models import Building, Street, StreetAlias, StreetName
 from layers.registry import LayerSpec
 from layers.triggers import addressed_layers
 
@@ -127,6 +128,59 @@ def street_names_refresh() -> tuple[int, int]:
         )
         removed = cursor.rowcount
     return added, removed
+
+
+def _name_variants(name: str, names: dict[str, str]) -> list[tuple[str, str]]:
+    """(language, name) of every name a street goes by; ``old_name=A; B`` is two."""
+    variants = [("", name)] if name else []
+    for language, value in names.items():
+        variants += [(language, v.strip()) for v in str(value).split(";") if v.strip()]
+    return variants
+
+
+def street_aliases_refresh() -> int:
+    """Rebuild ``StreetAlias`` from the streets' other names and the houses' other streets.
+
+    A street's every name (``name``, ``name:ru`` …, ``old_name``) becomes an alias of each of
+    its names that houses carry as their street (a key in ``StreetName``); a house's street in
+    another language (``addr:street:ru``) an alias of its own street. Returns the number of
+    aliases; a run that would change nothing writes nothing.
+    """
+    used = set(StreetName.objects.values_list("key", flat=True))
+    aliases: dict[tuple[str, str], tuple[str, str]] = {}
+    streets = Street.objects.exclude(names={}).values_list("name", "names").distinct()
+    for name, names in streets.iterator():
+        keys = [(lang, n, street_key(n)) for lang, n in _name_variants(name, names)]
+        targets = sorted({key for _, _, key in keys if key in used})
+        for language, variant, key in keys:
+            for target in targets:
+                if key and key != target:
+                    aliases.setdefault((key, target), (variant, language))
+    houses = (
+        Building.objects.exclude(street_names={})
+        .exclude(street_key="")
+        .values_list("street_key", "street_names")
+        .distinct()
+    )
+    for target, names in houses.iterator():
+        for language, variant in _name_variants("", names):
+            key = street_key(variant)
+            if key and key != target:
+                aliases.setdefault((key, target), (variant, language))
+    current = {
+        (a.key, a.target): (a.name, a.language) for a in StreetAlias.objects.all().iterator()
+    }
+    if current != aliases:
+        with transaction.atomic():
+            StreetAlias.objects.all().delete()
+            StreetAlias.objects.bulk_create(
+                (
+                    StreetAlias(key=key, target=target, name=name[:255], language=language[:16])
+                    for (key, target), (name, language) in sorted(aliases.items())
+                ),
+                batch_size=5000,
+            )
+    return len(aliases)
 
 
 # --- physical order --------------------------------------------------------------------------

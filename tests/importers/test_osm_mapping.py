@@ -31,6 +31,7 @@ def test_building_fields_come_from_tags() -> None:
     tags = {
         "building": "apartments",
         "addr:street": "East Fairmount Avenue",
+        "addr:street:ru": "Восточная Фэрмаунт-авеню",
         "addr:housenumber": "2120",
         "building:levels": "3;4",
         "height": "10,5",
@@ -39,6 +40,7 @@ def test_building_fields_come_from_tags() -> None:
     assert fields("buildings", "area", tags) == {
         "name": "",
         "street": "East Fairmount Avenue",
+        "street_names": {"ru": "Восточная Фэрмаунт-авеню"},
         "housenumber": "2120",
         "city": "",
         "postcode": "",
@@ -181,7 +183,29 @@ def test_train_stations_and_ferry_piers_are_not_stops(tags: dict[str, str]) -> N
 def test_residential_highway_line_is_a_street() -> None:
     tags = {"highway": "residential", "name": "South Ann Street"}
     assert layers("line", tags) == ["streets"]
-    assert fields("streets", "line", tags) == {"name": "South Ann Street", "kind": "residential"}
+    assert fields("streets", "line", tags) == {
+        "name": "South Ann Street",
+        "names": {},
+        "kind": "residential",
+    }
+
+
+def test_a_streets_names_in_other_languages_and_its_old_names() -> None:
+    tags = {
+        "highway": "primary",
+        "name": "праспект Незалежнасці",
+        "name:be": "праспект Незалежнасці",
+        "name:ru": "проспект Независимости",
+        "name:en": "Independence Avenue",
+        "name:de": "Unabhängigkeitsprospekt",
+        "old_name": "проспект Скорины;Ленинский проспект",
+        "official_name": "",
+    }
+    assert fields("streets", "line", tags)["names"] == {
+        "ru": "проспект Независимости",
+        "en": "Independence Avenue",
+        "old_name": "проспект Скорины; Ленинский проспект",
+    }
 
 
 def test_highway_area_is_not_a_street() -> None:

@@ -331,6 +331,9 @@ def test_different_street_types_stay_apart(a: str, b: str) -> None:
         ("Ktybyf 12", "ленина 12"),
         ("ekbwf rjhjktdf 5", "улица королева 5"),
         ("gjrhjdcrbq ,ekmdfh 4|17c6", "покровский бульвар 4/17с6"),
+        # A slash between digits is a fraction on either layout; after a word, a full stop.
+        ("ktybyf 22/1", "ленина 22/1"),
+        ("ek/ ktybyf 1/13/6c2", "ул. ленина 1/13/6с2"),
     ],
 )
 def test_keyboard_layout_swap_reads_russian(typed: str, meant: str) -> None:

@@ -51,6 +51,16 @@ def every_layer(db) -> None:
         {},
     ):
         m.Building.objects.create(geom=MultiPolygon(area), **fields)
+    lenina = m.Building.objects.get(housenumber="12 корп. 2")
+    for fields in (
+        {"street": "Армянский переулок", "housenumber": "1/8", "ref": "3"},
+        {"kind": "entrance", "ref": "2", "building": lenina},
+        {"kind": "entrance", "ref": "1"},
+        {"kind": "area", "name": "Школа № 1284"},
+        {"building": m.Building.objects.get(name="Дом культуры")},
+        {},
+    ):
+        m.Address.objects.create(geom=spot, **fields)
     for fields in ({"address": "12 Main Street", "name": "Двор"}, {"name": "Двор"}, {}):
         m.Yard.objects.create(geom=area, **fields)
     for model in (m.Playground, m.Camera, m.BusStop):

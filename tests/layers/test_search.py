@@ -19,6 +19,7 @@ from gis.roles import PUBLIC as PUBLIC_VIEWER
 from gis.roles import Role, Viewer
 from gis.services import user_create_or_update
 from layers.models import (
+    Address,
     Building,
     Camera,
     NetworkKind,
@@ -713,30 +714,22 @@ def test_demo_city_real_addresses(client: Client, q: str, street: str, housenumb
 @pytest.mark.e2e
 @pytest.mark.usefixtures("baltimore")
 @pytest.mark.parametrize(
-    ("q", "street"),
+    ("q", "street", "housenumber"),
     [
-        ("2120 East Fairmount Avenue", "East Fairmount Avenue"),
-        ("615 N Wolfe St", "North Wolfe Street"),
+        ("2120 East Fairmount Avenue", "East Fairmount Avenue", "2120"),
+        ("615 N Wolfe St", "North Wolfe Street", "615"),
+        ("724 S Ann street", "South Ann Street", "724"),
     ],
 )
-def test_demo_city_address_only_on_a_poi_finds_its_street(
-    client: Client, q: str, street: str
+def test_demo_city_address_only_on_a_poi_is_found_as_an_address(
+    client: Client, q: str, street: str, housenumber: str
 ) -> None:
-    # These addresses are on OSM points of interest (a synagogue, a school) that no layer
-    # imports, and no building on the street has a number: the street itself comes first.
+    # These addresses are on OSM points of interest (a synagogue, a school) and no building on
+    # the street has the number: the address point itself comes first (#14 §3).
     first = hits(client, q)[0]
-    assert (first["layer"], first["address"]) == ("streets", street)
-    assert first["score"] == 0.5
-
-
-@pytest.mark.e2e
-@pytest.mark.usefixtures("baltimore")
-def test_demo_city_address_only_on_a_poi_finds_the_nearest_number(client: Client) -> None:
-    # 724 South Ann Street is a school's point of interest; the one numbered house there is 536.
-    first = hits(client, "724 S Ann street")[0]
-    building = Building.objects.get(pk=first["id"])
-    assert (building.street, building.housenumber) == ("South Ann Street", "536")
-    assert first["score"] == 0.5
+    found = Address.objects.get(pk=first["id"])
+    assert (first["layer"], found.street, found.housenumber) == ("addresses", street, housenumber)
+    assert first["score"] >= 0.85
 
 
 @pytest.mark.e2e

@@ -228,6 +228,14 @@ export const DRAW = {
     circle("manholes-point", { colour: NETWORK_COLOURS, radius: 4, stroke: "#222222", strokeWidth: 1 }),
   ],
   bus_stops: () => [circle("bus_stops-point", { colour: TRANSIT_COLOURS, radius: 4 })],
+  addresses: () => [
+    ...area("addresses", { fill: "#b0a48a", outline: "#8d7f62", opacity: 0.15 }),
+    circle("addresses-point", {
+      colour: ["match", ["get", "kind"], "entrance", "#5d4037", "#8d7f62"],
+      radius: 3,
+      filter: POINTS,
+    }),
+  ],
   improvement_works: () => [
     ...area("improvement_works", { fill: IMPROVEMENT_COLOUR, outline: IMPROVEMENT_COLOUR, opacity: 0.25 }),
     circle("improvement_works-point", { colour: IMPROVEMENT_COLOUR, radius: 5, filter: POINTS }),
@@ -341,6 +349,7 @@ const DRAW_ORDER = [
   "playgrounds",
   "streets",
   "buildings",
+  "addresses",
   "snowplough_routes",
   "bus_routes",
   "networks",
