@@ -60,7 +60,16 @@ TYPE_FORMS = {
     "проспект": ["проспект", "пр.", "пр-т", "просп."],
     "переулок": ["переулок", "пер.", "пер"],
 }
-KORPUS_FORMS = ["{n}к{k}", "{n} к {k}", "{n} корп. {k}", "{n}/{k}", "{n} корпус {k}", "{n} к. {k}"]
+# Not "{n}/{k}": a fraction is a corner house, never a корпус (#14 §1), so 12/2 must not find
+# 12 корп. 2 first.
+KORPUS_FORMS = [
+    "{n}к{k}",
+    "{n} к {k}",
+    "{n} корп. {k}",
+    "{n} корп {k}",
+    "{n} корпус {k}",
+    "{n} к. {k}",
+]
 
 
 @dataclass(frozen=True, slots=True)

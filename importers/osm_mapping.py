@@ -57,15 +57,15 @@ OTHER_NAME_KEYS = ("alt_name", "official_name", "old_name", "short_name", "loc_n
 def other_names(t: Tags, *, prefix: str, also: tuple[str, ...] = ()) -> dict[str, str]:
     """A name in other languages (``name:ru`` …) and other names (``old_name`` …), by key.
 
-    Only those that differ from the plain one; ``old_name=A;B`` keeps both ("A; B").
+    Every language's name is kept, also when it is the plain one (it says which language that
+    is); the other names only when they differ from it. ``old_name=A;B`` keeps both ("A; B").
     """
     plain = t.get(prefix, "").strip()
-    found = {lang: t.get(f"{prefix}:{lang}", "") for lang in NAME_LANGUAGES}
-    found |= {key: t.get(key, "") for key in also}
     names = {}
-    for key, value in found.items():
-        value = "; ".join(v.strip() for v in value.split(";") if v.strip())
-        if value and value != plain:
+    for key in (*NAME_LANGUAGES, *also):
+        raw = t.get(f"{prefix}:{key}" if key in NAME_LANGUAGES else key, "")
+        value = "; ".join(v.strip() for v in raw.split(";") if v.strip())
+        if value and (key in NAME_LANGUAGES or value != plain):
             names[key] = value[:255]
     return names
 

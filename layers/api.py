@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -141,7 +142,9 @@ class AddressSearchApi(APIView):
         tags=["search"],
     )
     def get(self, request: Request) -> Response:
-        plan = search_plan(viewer=viewer_for(request.user), **search_params(request.GET))
+        plan = search_plan(
+            viewer=viewer_for(request.user), language=get_language(), **search_params(request.GET)
+        )
         return Response(orjson.loads(search_answer(plan)))
 
 

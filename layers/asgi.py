@@ -31,9 +31,11 @@ async def _answer(plan: SearchPlan, pool: AsyncConnectionPool) -> str:
     return search_json(plan, rows)
 
 
-async def search(query: dict[str, str], viewer: Viewer, pool: AsyncConnectionPool) -> bytes:
+async def search(
+    query: dict[str, str], viewer: Viewer, pool: AsyncConnectionPool, language: str
+) -> bytes:
     """``layers.search.search_answer`` on the async pool."""
-    plan = search_plan(viewer=viewer, **search_params(query))
+    plan = search_plan(viewer=viewer, language=language, **search_params(query))
     text = await _answer(plan, pool)
     if needs_second_reading(plan, text):
         assert plan.swapped is not None
@@ -41,7 +43,9 @@ async def search(query: dict[str, str], viewer: Viewer, pool: AsyncConnectionPoo
     return text.encode()
 
 
-async def nearby(query: dict[str, str], viewer: Viewer, pool: AsyncConnectionPool) -> bytes:
+async def nearby(
+    query: dict[str, str], viewer: Viewer, pool: AsyncConnectionPool, language: str
+) -> bytes:
     plan = nearby_plan(viewer=viewer, **nearby_params(query))
     rows = await prepared_rows_async(pool, plan.statement, plan.params)
     return nearby_json(rows).encode()

@@ -635,7 +635,9 @@ class StreetAlias(models.Model):
             models.UniqueConstraint(fields=["key", "target"], name="streetalias_key_target")
         ]
         indexes = [
-            GinIndex(fields=["key"], name="streetalias_key_trgm", opclasses=["gin_trgm_ops"])
+            GinIndex(fields=["key"], name="streetalias_key_trgm", opclasses=["gin_trgm_ops"]),
+            # A street's name in the viewer's language, for the search's answers.
+            models.Index(fields=["target", "language"], name="streetalias_target_language"),
         ]
 
     def __str__(self) -> str:

@@ -415,7 +415,7 @@ def search_statement(
             "SELECT json_build_object('parsed', json_build_object("
             "'street', %(street)s::text, 'housenumber', %(house)s::text), "
             "'results', coalesce(json_agg(json_build_object("
-            "'layer', layer, 'id', id, 'address', label, "
+            "'layer', layer, 'id', id, 'address', {label}, "
             "'centroid', json_build_array(ST_X(c), ST_Y(c)), "
             "'score', round(((tier + sim) / 4)::numeric, 3)::float8) ORDER BY {rank}), '[]'"
             "))::text "
@@ -423,9 +423,40 @@ def search_statement(
             "AND ST_Contains(geom, ST_Centroid(geom)) "
             "THEN ST_Centroid(geom) ELSE ST_PointOnSurface(geom) END AS c FROM top) x"
         )
-        .format(streets=streets, branches=sql.SQL(" UNION ALL ").join(branches), rank=_RANK)
+        .format(
+            streets=streets,
+            branches=sql.SQL(" UNION ALL ").join(branches),
+            rank=_RANK,
+            label=_label_in_language([LAYERS[name] for name, _ in addressed]),
+        )
         .as_string()
     )
+
+
+def _label_in_language(addressed: Sequence[LayerSpec]) -> sql.Composable:
+    """A hit's label, its street named in the viewer's language (``%(lang)s``) where it has one.
+
+    A Minsk house stored under "праспект Незалежнасці" reads "проспект Независимости, 16" to a
+    viewer in Russian: the street's name in that language from ``StreetAlias``. Only the hits
+    kept are looked up, each by its primary key.
+    """
+    branches = [
+        sql.SQL(
+            "WHEN {layer} THEN coalesce((SELECT replace(x.label, t.street, a.name) "
+            "FROM {table} t JOIN {aliases} a ON a.target = t.street_key "
+            "AND a.language = %(lang)s WHERE t.id = x.id AND t.street <> '' "
+            "ORDER BY a.id LIMIT 1), x.label)"
+        ).format(
+            layer=sql.Literal(spec.name),
+            table=sql.Identifier(spec.model._meta.db_table),
+            aliases=sql.Identifier(StreetAlias._meta.db_table),
+        )
+        for spec in addressed
+        if _has_field(spec, "street")
+    ]
+    if not branches:
+        return sql.SQL("label")
+    return sql.SQL("CASE x.layer {} ELSE x.label END").format(sql.SQL(" ").join(branches))
 
 
 # --- the selector ----------------------------------------------------------------------------
@@ -450,12 +481,14 @@ def search_plan(
     limit: int = DEFAULT_LIMIT,
     layers: Sequence[str] | None = None,
     near: tuple[float, float] | None = None,
+    language: str = "",
     swap: bool = True,
 ) -> SearchPlan:
     """Validate and normalise a query, and compose the statement that answers it.
 
     A query in Latin letters also gets its keyboard-layout reading (``swapped``): Russian typed
-    with the Latin layout on ("gjrhjdcrbq ,ekmdfh 4" for "покровский бульвар 4").
+    with the Latin layout on ("gjrhjdcrbq ,ekmdfh 4" for "покровский бульвар 4"). ``language``
+    is the viewer's: a house's street is shown by its name in it where the street has one.
     """
     text = (q or "").strip()
     if len(text) < MIN_QUERY_CHARS:
@@ -508,12 +541,19 @@ def search_plan(
         "organisation": viewer.organisation_id,
         "lon": near[0] if near else None,
         "lat": near[1] if near else None,
+        "lang": language,
     }
     swapped_text = keyboard_layout_swap(text) if swap else None
     swapped = None
     if swapped_text is not None:
         swapped = search_plan(
-            q=swapped_text, viewer=viewer, limit=limit, layers=layers, near=near, swap=False
+            q=swapped_text,
+            viewer=viewer,
+            limit=limit,
+            layers=layers,
+            near=near,
+            language=language,
+            swap=False,
         )
     return SearchPlan(parsed=parsed, statement=statement, params=params, swapped=swapped)
 
@@ -609,11 +649,12 @@ def addresses_search(
     limit: int = DEFAULT_LIMIT,
     layers: Sequence[str] | None = None,
     near: tuple[float, float] | None = None,
+    language: str = "",
 ) -> SearchResult:
     """Houses and named objects matching free text, best first, in the layers the viewer sees.
 
     Raises ``BadSearch`` (400) for a query under two characters or without letters or digits,
     a limit outside 1…50, a layer without address or name; ``get_layer``'s 401/403/404.
     """
-    plan = search_plan(q=q, viewer=viewer, limit=limit, layers=layers, near=near)
+    plan = search_plan(q=q, viewer=viewer, limit=limit, layers=layers, near=near, language=language)
     return search_result(plan, search_answer(plan))

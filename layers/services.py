@@ -131,11 +131,15 @@ def street_names_refresh() -> tuple[int, int]:
 
 
 def _name_variants(name: str, names: dict[str, str]) -> list[tuple[str, str]]:
-    """(language, name) of every name a street goes by; ``old_name=A; B`` is two."""
-    variants = [("", name)] if name else []
+    """(language, name) of every name a street goes by; ``old_name=A; B`` is two.
+
+    Those of a language come first, so that a name that is also the plain one is known by its
+    language (what the search shows a viewer of that language).
+    """
+    variants = []
     for language, value in names.items():
         variants += [(language, v.strip()) for v in str(value).split(";") if v.strip()]
-    return variants
+    return [*variants, ("", name)] if name else variants
 
 
 def street_aliases_refresh() -> int:

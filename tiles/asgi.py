@@ -43,6 +43,7 @@ from gis.exceptions import (
     error_body,
     nul_in,
 )
+from gis.languages import request_language
 from gis.prepared import configure_async
 from gis.roles import PUBLIC, Viewer, viewer_for, viewer_of
 from gis.throttling import failure_record, failures_wait, refused, scope_ip
@@ -57,7 +58,8 @@ log = logging.getLogger(__name__)
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-JsonRoute = Callable[[dict[str, str], Viewer, AsyncConnectionPool], Awaitable[bytes]]
+# A lookup: the query, the viewer, the pool and the request's language (gis.languages).
+JsonRoute = Callable[[dict[str, str], Viewer, AsyncConnectionPool, str], Awaitable[bytes]]
 """A lookup served here: the query parameters, the viewer and a pool in, the JSON body out
 (an ApplicationError for a 4xx)."""
 
@@ -286,7 +288,11 @@ class TileServer:
             viewer = await self._viewer(scope, headers)
             if where := nul_in((k, [v]) for k, v in query.items()):
                 raise NulByte(where)
-            body = await route(query, viewer, self.lookup_pool)
+            language = request_language(
+                cookie=headers.get(b"cookie", b""),
+                accept_language=headers.get(b"accept-language", b""),
+            )
+            body = await route(query, viewer, self.lookup_pool, language)
         except ApplicationError as exc:
             payload = error_body(exc.message, code=exc.code, **exc.extra)
             return await _respond(

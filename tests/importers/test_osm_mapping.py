@@ -203,6 +203,7 @@ def test_a_streets_names_in_other_languages_and_its_old_names() -> None:
     }
     assert fields("streets", "line", tags)["names"] == {
         "ru": "проспект Независимости",
+        "be": "праспект Незалежнасці",
         "en": "Independence Avenue",
         "old_name": "проспект Скорины; Ленинский проспект",
     }

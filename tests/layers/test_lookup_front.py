@@ -17,7 +17,8 @@ from django.contrib.gis.geos import LineString, MultiPolygon
 from gis.roles import Role
 from gis.services import user_create_or_update
 from layers.asgi import JSON_ROUTES
-from layers.models import Building, NetworkKind, NetworkSegment, Organisation, Yard
+from layers.models import Building, NetworkKind, NetworkSegment, Organisation, Street, Yard
+from layers.services import street_aliases_refresh
 from orders.appeals.models import Appeal, Category
 from orders.appeals.services import appeal_register, categories_load
 from tests.factories import CITY_LAT, CITY_LON, at, rectangle
@@ -73,6 +74,17 @@ def city() -> None:
         )
         house.refresh_search_key()  # as importers do
         house.save()
+    # The avenue's houses carry its Russian name; its own name is Kazakh.
+    Street.objects.create(
+        source="t",
+        source_id="abaya",
+        name="Абай даңғылы",
+        names={"kk": "Абай даңғылы", "ru": "проспект Абая"},
+        kind="primary",
+        # Far from the city point: not among what nearby finds there.
+        geom=LineString((at(5000).x, at(5000).y), (at(5100).x, at(5100).y), srid=4326),
+    )
+    street_aliases_refresh()
     yard = Yard(source="t", source_id="y", address="улица Ленина 12", geom=rectangle(60, 40))
     yard.refresh_search_key()
     yard.save()
@@ -156,6 +168,31 @@ def test_the_front_finds_the_house_and_its_neighbours(city) -> None:
     )
     # The public never sees the water network, whatever the radius.
     assert {f["properties"]["layer"] for f in features} == {"appeals", "buildings", "yards"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "address"),
+    [
+        ({"Accept-Language": "kk"}, "16 с1 Абай даңғылы"),
+        ({"Accept-Language": "kk-KZ,ru;q=0.8"}, "16 с1 Абай даңғылы"),
+        ({"Cookie": "citygis_language=kk"}, "16 с1 Абай даңғылы"),
+        ({"Cookie": "citygis_language=kk", "Accept-Language": "ru"}, "16 с1 Абай даңғылы"),
+        ({"Accept-Language": "ru"}, "16 с1 проспект Абая"),
+        ({"Accept-Language": "de"}, "16 с1 проспект Абая"),
+        ({}, "16 с1 проспект Абая"),
+    ],
+)
+def test_a_street_is_named_in_the_viewers_language_at_the_front_as_in_django(
+    city, client, headers: dict[str, str], address: str
+) -> None:
+    path = "/api/search?q=Абай даңғылы 16 с1"
+    (answer,) = through_front([(path, headers)])
+    assert answer.status_code == 200
+    assert answer.json()["results"][0]["address"] == address
+    django = client.get(
+        path, **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
+    )
+    assert answer.json() == django.json()
 
 
 def test_the_front_reads_russian_typed_on_the_latin_layout(city) -> None:

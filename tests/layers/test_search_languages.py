@@ -130,7 +130,11 @@ def test_a_house_is_found_first_by_any_name_of_its_street(
 @pytest.mark.django_db
 def test_the_street_keeps_its_names_and_the_import_says_how_many(cities: dict) -> None:
     minsk = Street.objects.get(source_id="w100")
-    assert minsk.names == {"ru": "проспект Независимости", "en": "Independence Avenue"}
+    assert minsk.names == {
+        "ru": "проспект Независимости",
+        "be": "праспект Незалежнасці",
+        "en": "Independence Avenue",
+    }
     assert Street.objects.get(source_id="w102").names == {
         "ru": "улица Желтоксан",
         "old_name": "улица Мира; Мира көшесі",
@@ -168,6 +172,36 @@ def test_a_street_renamed_in_the_data_drops_its_old_aliases(cities: dict) -> Non
 
 
 @pytest.mark.django_db
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "address"),
+    [
+        ("ru", "16 проспект Независимости"),
+        ("en", "16 Independence Avenue"),
+        # Not an interface language: the city's (en in the tests).
+        ("be", "16 Independence Avenue"),
+    ],
+)
+def test_answers_name_the_street_in_the_viewers_language(
+    client: Client, cities: dict, language: str, address: str
+) -> None:
+    response = client.get(
+        "/api/search", {"q": "праспект Незалежнасці 16"}, HTTP_ACCEPT_LANGUAGE=language
+    )
+    first = response.json()["results"][0]
+    assert (first["id"], first["address"]) == (cities["праспект Незалежнасці 16"], address)
+
+
+@pytest.mark.django_db
+def test_a_street_without_a_name_in_the_viewers_language_keeps_its_own(
+    client: Client, cities: dict
+) -> None:
+    response = client.get("/api/search", {"q": "Толе би 59"}, HTTP_ACCEPT_LANGUAGE="ru")
+    assert response.json()["results"][0]["address"] == "59 улица Толе би"
+    response = client.get("/api/search", {"q": "Толе би 59"}, HTTP_ACCEPT_LANGUAGE="kk")
+    assert response.json()["results"][0]["address"] == "59 Төле би көшесі"
+
+
 def test_without_the_aliases_the_other_names_find_nothing(client: Client, cities: dict) -> None:
     StreetAlias.objects.all().delete()
     assert first(client, "проспект Независимости 16") != (
