@@ -456,7 +456,13 @@ def _label_in_language(addressed: Sequence[LayerSpec]) -> sql.Composable:
     ]
     if not branches:
         return sql.SQL("label")
-    return sql.SQL("CASE x.layer {} ELSE x.label END").format(sql.SQL(" ").join(branches))
+    # Only when some street has a name in that language: a city without any pays one probe.
+    return sql.SQL(
+        "CASE WHEN (SELECT EXISTS (SELECT 1 FROM {aliases} WHERE language = %(lang)s)) "
+        "THEN CASE x.layer {branches} ELSE x.label END ELSE x.label END"
+    ).format(
+        aliases=sql.Identifier(StreetAlias._meta.db_table), branches=sql.SQL(" ").join(branches)
+    )
 
 
 # --- the selector ----------------------------------------------------------------------------
