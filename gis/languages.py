@@ -6,8 +6,6 @@ The same choice as the middleware's: the language switch's cookie, else the best
 
 from __future__ import annotations
 
-from http.cookies import CookieError, SimpleCookie
-
 from django.conf import settings
 from django.utils.translation import get_supported_language_variant
 from django.utils.translation.trans_real import parse_accept_lang_header
@@ -20,17 +18,10 @@ def _supported(code: str) -> str | None:
         return None
 
 
-def request_language(*, cookie: bytes = b"", accept_language: bytes = b"") -> str:
-    """A request's language from its ``Cookie`` and ``Accept-Language`` headers."""
-    if cookie:
-        jar = SimpleCookie()
-        try:
-            jar.load(cookie.decode("latin-1"))
-        except CookieError:
-            jar = SimpleCookie()
-        morsel = jar.get(settings.LANGUAGE_COOKIE_NAME)
-        if morsel is not None and (code := _supported(morsel.value)):
-            return code
+def request_language(*, chosen: str = "", accept_language: bytes = b"") -> str:
+    """A request's language from the switch's cookie value and its ``Accept-Language`` header."""
+    if chosen and (code := _supported(chosen)):
+        return code
     for code, _quality in parse_accept_lang_header(accept_language.decode("latin-1")):
         if code != "*" and (supported := _supported(code)):
             return supported

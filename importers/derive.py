@@ -56,6 +56,7 @@ from layers.models import (
     Organisation,
     Place,
     Street,
+    written_address,
 )
 from layers.registry import LAYERS
 
@@ -219,21 +220,15 @@ def _yard_address(houses: list) -> dict[str, str]:
         span = low if low == high else f"{low}–{high}"
         name = ngettext("Yard behind {address}", "Yard behind {address}", len(numbers))
         return {
-            "name": name.format(address=_address(street, span)),
-            "address": _address(street, low),
+            "name": name.format(address=written_address(street, span)),
+            "address": written_address(street, low),
         }
 
 
 def _house_order(number: str) -> tuple[float, str]:
-    value = house_number_value(house_number_key(number))
-    return (math.inf if value is None else value, house_number_key(number))
-
-
-def _address(street: str, number: str) -> str:
-    """An address in the city's order (``ADDRESS_NUMBER_FIRST``), as ``Building.address``."""
-    if settings.ADDRESS_NUMBER_FIRST:
-        return f"{number} {street}"
-    return f"{street}, {number}"
+    key = house_number_key(number)
+    value = house_number_value(key)
+    return (math.inf if value is None else value, key)
 
 
 # --- manholes --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -189,7 +190,25 @@ def parse_date(value: Any, *, dayfirst: bool = False) -> datetime.date:
         raise ValueError(f"{text!r} is not a date: {exc}") from None
 
 
-def choice_value(field: models.Field, value: Any, aliases: dict[str, str]) -> Any:
+def _word(text: str) -> str:
+    return text.strip().casefold().replace("ё", "е")
+
+
+@lru_cache(maxsize=256)
+def _choice_words(spec: LayerSpec, name: str) -> dict[str, str]:
+    """The words that name each choice of field ``name``, once per field, not once per cell.
+
+    The layer's aliases, then the choices' labels in every interface language.
+    """
+    field = spec.model._meta.get_field(name)
+    words = {_word(k): v for k, v in spec.import_aliases.get(name, {}).items()}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            words.update({_word(str(label)): v for v, label in field.choices})
+    return words
+
+
+def choice_value(spec: LayerSpec, name: str, value: Any) -> Any:
     """A choice field's value from a cell: the value, its label in any language, or an alias.
 
     Registers write their statuses as words ("Завершен", "Аяқталды"): those are matched with
@@ -197,17 +216,9 @@ def choice_value(field: models.Field, value: Any, aliases: dict[str, str]) -> An
     every language of the interface.
     """
     text = str(value).strip()
-    values = {str(v) for v, _ in field.choices}
-    if text in values:
+    if text in {str(v) for v, _ in spec.model._meta.get_field(name).choices}:
         return text
-    key = text.casefold().replace("ё", "е")
-    known = {k.casefold().replace("ё", "е"): v for k, v in aliases.items()}
-    for code, _name in settings.LANGUAGES:
-        with translation.override(code):
-            known.update({str(label).casefold().replace("ё", "е"): v for v, label in field.choices})
-    if key in known:
-        return known[key]
-    return text
+    return _choice_words(spec, name).get(_word(text), text)
 
 
 def _geom_field(model: type[models.Model]) -> GeometryField:
@@ -269,8 +280,7 @@ def clean_record(spec: LayerSpec, record: Record, *, dayfirst: bool = False) -> 
             ):
                 values[name] = model_field.clean(parse_date(value, dayfirst=dayfirst), None)
             elif model_field.choices:
-                aliases = spec.import_aliases.get(name, {})
-                values[name] = model_field.clean(choice_value(model_field, value, aliases), None)
+                values[name] = model_field.clean(choice_value(spec, name, value), None)
             else:
                 values[name] = model_field.clean(value, None)
         except ValueError as exc:

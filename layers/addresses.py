@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 # Street-type words, spelled out or abbreviated, to one canonical token each.
 STREET_TYPES: dict[str, str] = {
@@ -197,6 +198,8 @@ _TWO_WORD_TYPES_RE = re.compile(r"(?<!\w)тас\s+жолы(?!\w)")
 _NOT_HOUSE_RE = re.compile(r"[^\w/-]")
 _NUMBER_RE = re.compile(r"\d{1,9}")
 _PARTS_RE = re.compile(r"[кс]")
+# What follows the first of several house numbers: "12; 14", "12, 14".
+_LIST_SEPARATOR_RE = re.compile(r"\s*[;,]")
 _PUNCTUATION_RE = re.compile(r"[,;:()\"'«»]")
 _DOM_RE = re.compile(r"\b(?:д|дом)\.\s*")
 # What is inside a house: a flat, an entrance, a floor, an office or room (Russian, Kazakh
@@ -245,7 +248,7 @@ def house_number_key(raw: str | None) -> str:
     match = _HOUSE_RE.fullmatch(text)
     if match is None:
         first = _HOUSE_RE.match(text)
-        if first is None or not re.match(r"\s*[;,]", text[first.end() :]):
+        if first is None or not _LIST_SEPARATOR_RE.match(text, first.end()):
             return _NOT_HOUSE_RE.sub("", text)
         match = first
     return _house_key_of(match)
@@ -288,6 +291,16 @@ def house_number_value(key: str) -> int | None:
     """The number a house key starts with (``12к2`` → 12): same number, another part; neighbours."""
     match = _NUMBER_RE.match(key)
     return int(match[0]) if match else None
+
+
+def address_keys(street: str, house: str) -> dict[str, Any]:
+    """The stored keys of an address from its street key and house key (``AddressKeys``)."""
+    return {
+        "street_key": street,
+        "house_key": house,
+        "house_number": house_number_value(house),
+        "search_key": " ".join(p for p in (street, house) if p),
+    }
 
 
 def house_parts(key: str) -> tuple[str, str]:

@@ -38,8 +38,8 @@ async def search(
     plan = search_plan(viewer=viewer, language=language, **search_params(query))
     text = await _answer(plan, pool)
     if needs_second_reading(plan, text):
-        assert plan.swapped is not None
-        text = better_answer(text, await _answer(plan.swapped, pool))
+        assert plan.second_reading is not None
+        text = better_answer(text, await _answer(plan.second_reading(), pool))
     return text.encode()
 
 

@@ -14,8 +14,8 @@ from django.db.models.lookups import In
 from django.utils.translation import gettext_lazy as _
 
 from layers.addresses import (
+    address_keys,
     house_number_key,
-    house_number_value,
     name_key,
     parse_address,
     street_key,
@@ -137,9 +137,8 @@ class AddressKeys(models.Model):
 
     def set_address_keys(self, *, street: str, house: str) -> None:
         """Store an address's keys from its street key and house key."""
-        self.street_key, self.house_key = street, house
-        self.house_number = house_number_value(house)
-        self.search_key = " ".join(p for p in (street, house) if p)
+        for name, value in address_keys(street, house).items():
+            setattr(self, name, value)
 
 
 def address_keys_indexes(prefix: str) -> list[models.Index]:
@@ -160,6 +159,13 @@ def address_keys_indexes(prefix: str) -> list[models.Index]:
             condition=~models.Q(street_key=""),
         ),
     ]
+
+
+def written_address(street: str, housenumber: str) -> str:
+    """An address in the city's order: "12 Main Street" or "улица Ленина, 12"."""
+    if settings.ADDRESS_NUMBER_FIRST:
+        return " ".join(p for p in (housenumber, street) if p)
+    return ", ".join(p for p in (street, housenumber) if p)
 
 
 class AddressMixin(AddressKeys):
@@ -185,9 +191,7 @@ class AddressMixin(AddressKeys):
     @property
     def address(self) -> str:
         """The address as the city writes it (``ADDRESS_NUMBER_FIRST``)."""
-        if settings.ADDRESS_NUMBER_FIRST:
-            return " ".join(p for p in (self.housenumber, self.street) if p)
-        return ", ".join(p for p in (self.street, self.housenumber) if p)
+        return written_address(self.street, self.housenumber)
 
     def refresh_search_key(self) -> None:
         """Recompute the stored keys from the fields; importers call this on every row."""

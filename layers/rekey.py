@@ -18,8 +18,9 @@ from typing import Any
 
 from psycopg import sql
 
-from layers.addresses import house_number_key, house_number_value, name_key, parse_address
+from layers.addresses import address_keys, house_number_key, name_key, parse_address
 from layers.addresses import street_key as street_key_of
+from layers.services import street_names_sync
 
 BATCH = 5000
 # The fields a model's name key is made of, where they are not just ``name``
@@ -37,9 +38,7 @@ def _keys(row: dict[str, Any], name_fields: tuple[str, ...]) -> dict[str, Any]:
         else:
             parsed = parse_address(row["address"] or "")
             street, house = parsed.street, parsed.housenumber
-        keys["street_key"], keys["house_key"] = street, house
-        keys["house_number"] = house_number_value(house)
-        keys["search_key"] = " ".join(p for p in (street, house) if p)
+        keys |= address_keys(street, house)
     return keys
 
 
@@ -110,24 +109,10 @@ def recompute_search_keys(apps: Any, schema_editor: Any) -> int:
             )
             if "street_key" in columns:
                 addressed.append(model._meta.db_table)
-        if not addressed:
-            return changed
-        street_names = sql.Identifier(apps.get_model("layers", "StreetName")._meta.db_table)
-        used = sql.SQL(" UNION ").join(
-            sql.SQL("SELECT street_key FROM {} WHERE street_key <> ''").format(sql.Identifier(t))
-            for t in addressed
-        )
-        cursor.execute(
-            sql.SQL("DELETE FROM {names} WHERE key NOT IN ({used})")
-            .format(names=street_names, used=used)
-            .as_string(cursor.connection)
-        )
-        cursor.execute(
-            sql.SQL(
-                "INSERT INTO {names} (key) SELECT street_key FROM ({used}) u ORDER BY 1 "
-                "ON CONFLICT (key) DO NOTHING"
+        if addressed:
+            street_names_sync(
+                cursor,
+                names=apps.get_model("layers", "StreetName")._meta.db_table,
+                tables=addressed,
             )
-            .format(names=street_names, used=used)
-            .as_string(cursor.connection)
-        )
     return changed

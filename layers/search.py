@@ -31,9 +31,9 @@ request, would cost more than the database spends answering it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, NamedTuple
 
 import orjson
@@ -475,9 +475,10 @@ class SearchPlan:
     parsed: ParsedAddress
     statement: str | None
     params: dict[str, Any]
-    swapped: SearchPlan | None = None
-    """The query as the Russian keyboard layout would have typed it (``keyboard_layout_swap``):
-    the second reading, run when the first finds nothing good (``search_answer``)."""
+    second_reading: Callable[[], SearchPlan] | None = None
+    """The plan of the query as the Russian keyboard layout would have typed it
+    (``keyboard_layout_swap``), made only when the first reading finds nothing good
+    (``search_answer``): most queries never need it."""
 
 
 def search_plan(
@@ -492,9 +493,10 @@ def search_plan(
 ) -> SearchPlan:
     """Validate and normalise a query, and compose the statement that answers it.
 
-    A query in Latin letters also gets its keyboard-layout reading (``swapped``): Russian typed
-    with the Latin layout on ("gjrhjdcrbq ,ekmdfh 4" for "покровский бульвар 4"). ``language``
-    is the viewer's: a house's street is shown by its name in it where the street has one.
+    A query in Latin letters also gets its keyboard-layout reading (``second_reading``, made on
+    demand): Russian typed with the Latin layout on ("gjrhjdcrbq ,ekmdfh 4" for "покровский
+    бульвар 4"). ``language`` is the viewer's: a house's street is shown by its name in it where
+    the street has one.
     """
     text = (q or "").strip()
     if len(text) < MIN_QUERY_CHARS:
@@ -550,9 +552,10 @@ def search_plan(
         "lang": language,
     }
     swapped_text = keyboard_layout_swap(text) if swap else None
-    swapped = None
+    second_reading = None
     if swapped_text is not None:
-        swapped = search_plan(
+        second_reading = partial(
+            search_plan,
             q=swapped_text,
             viewer=viewer,
             limit=limit,
@@ -561,7 +564,9 @@ def search_plan(
             language=language,
             swap=False,
         )
-    return SearchPlan(parsed=parsed, statement=statement, params=params, swapped=swapped)
+    return SearchPlan(
+        parsed=parsed, statement=statement, params=params, second_reading=second_reading
+    )
 
 
 @lru_cache(maxsize=128)
@@ -616,7 +621,7 @@ def needs_second_reading(plan: SearchPlan, text: str) -> bool:
 
     It is when there is one and the first reading found neither the house asked for nor a name.
     """
-    return plan.swapped is not None and _top_score(text) < WEAK_SCORE
+    return plan.second_reading is not None and _top_score(text) < WEAK_SCORE
 
 
 def search_answer(plan: SearchPlan) -> str:
@@ -627,8 +632,9 @@ def search_answer(plan: SearchPlan) -> str:
     text = search_json(plan, search_rows(plan))
     if not needs_second_reading(plan, text):
         return text
-    assert plan.swapped is not None
-    return better_answer(text, search_json(plan.swapped, search_rows(plan.swapped)))
+    assert plan.second_reading is not None
+    swapped = plan.second_reading()
+    return better_answer(text, search_json(swapped, search_rows(swapped)))
 
 
 def search_result(plan: SearchPlan, text: str) -> SearchResult:

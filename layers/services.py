@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection, models, transaction
 from psycopg import sql
@@ -104,30 +105,39 @@ def street_names_refresh() -> tuple[int, int]:
     triggers were off (a bulk copy with ``session_replication_role = replica``) and drops the
     keys no row uses any more (a street renamed or its houses deleted).
     """
-    table = sql.Identifier(StreetName._meta.db_table)
-    used = sql.SQL(" UNION ").join(
-        sql.SQL("SELECT street_key FROM {} WHERE street_key <> ''").format(
-            sql.Identifier(spec.model._meta.db_table)
-        )
-        for spec in addressed_layers()
-    )
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            sql.SQL(
-                "INSERT INTO {table} (key) SELECT street_key FROM ({used}) u ORDER BY 1 "
-                "ON CONFLICT (key) DO NOTHING"
-            )
-            .format(table=table, used=used)
-            .as_string()
+        return street_names_sync(
+            cursor,
+            names=StreetName._meta.db_table,
+            tables=[spec.model._meta.db_table for spec in addressed_layers()],
         )
-        added = cursor.rowcount
-        cursor.execute(
-            sql.SQL("DELETE FROM {table} WHERE key NOT IN ({used})")
-            .format(table=table, used=used)
-            .as_string()
+
+
+def street_names_sync(cursor: Any, *, names: str, tables: list[str]) -> tuple[int, int]:
+    """Make table ``names`` exactly the street keys ``tables`` use; returns (added, removed).
+
+    By table name, so that a migration (``layers.rekey``) runs it on its historical schema.
+    """
+    table = sql.Identifier(names)
+    used = sql.SQL(" UNION ").join(
+        sql.SQL("SELECT street_key FROM {} WHERE street_key <> ''").format(sql.Identifier(t))
+        for t in tables
+    )
+    cursor.execute(
+        sql.SQL(
+            "INSERT INTO {table} (key) SELECT street_key FROM ({used}) u ORDER BY 1 "
+            "ON CONFLICT (key) DO NOTHING"
         )
-        removed = cursor.rowcount
-    return added, removed
+        .format(table=table, used=used)
+        .as_string(cursor.connection)
+    )
+    added = cursor.rowcount
+    cursor.execute(
+        sql.SQL("DELETE FROM {table} WHERE key NOT IN ({used})")
+        .format(table=table, used=used)
+        .as_string(cursor.connection)
+    )
+    return added, cursor.rowcount
 
 
 def _name_variants(name: str, names: dict[str, str]) -> list[tuple[str, str]]:

@@ -289,7 +289,7 @@ class TileServer:
             if where := nul_in((k, [v]) for k, v in query.items()):
                 raise NulByte(where)
             language = request_language(
-                cookie=headers.get(b"cookie", b""),
+                chosen=_cookie_value(headers.get(b"cookie", b""), settings.LANGUAGE_COOKIE_NAME),
                 accept_language=headers.get(b"accept-language", b""),
             )
             body = await route(query, viewer, self.lookup_pool, language)
@@ -401,8 +401,8 @@ def _check_host(headers: dict[bytes, bytes]) -> None:
         raise BadHost(f"Invalid Host header: {host!r}.")
 
 
-def _session_key(cookie: bytes) -> str:
-    """The session cookie's value in a Cookie header, or ''."""
+def _cookie_value(cookie: bytes, name: str) -> str:
+    """The value of cookie ``name`` in a Cookie header, or ''."""
     if not cookie:
         return ""
     jar = SimpleCookie()
@@ -410,8 +410,13 @@ def _session_key(cookie: bytes) -> str:
         jar.load(cookie.decode("latin-1"))
     except CookieError:
         return ""
-    morsel = jar.get(settings.SESSION_COOKIE_NAME)
+    morsel = jar.get(name)
     return morsel.value if morsel is not None else ""
+
+
+def _session_key(cookie: bytes) -> str:
+    """The session cookie's value in a Cookie header, or ''."""
+    return _cookie_value(cookie, settings.SESSION_COOKIE_NAME)
 
 
 def _viewer_for_session(key: str) -> Viewer | None:
