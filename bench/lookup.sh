@@ -18,10 +18,11 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/env.sh"
+. "$HERE/../scripts/env.sh"  # PG_BIN: the PostgreSQL this machine runs
 ROOT=$(cd "$HERE/.." && pwd)
 SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
 PORT=${PORT:-8095} ROUNDS=${ROUNDS:-3} QUERIES=${QUERIES:-200} FLOOR=${FLOOR:-1}
-PSQL=(/usr/lib/postgresql/15/bin/psql -h /tmp/bench-pg -p 55432 -U postgres -X -q -At -v ON_ERROR_STOP=1)
+PSQL=("$PG_BIN/psql" -h /tmp/bench-pg -p 55432 -U postgres -X -q -At -v ON_ERROR_STOP=1)
 export DATABASE_URL=postgres://postgres@127.0.0.1:55432/citygis_bench
 
 "$HERE/load-city.sh"

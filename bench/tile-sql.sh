@@ -15,10 +15,11 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/env.sh"
+. "$HERE/../scripts/env.sh"  # PG_BIN: the PostgreSQL this machine runs
 ROOT=$(cd "$HERE/.." && pwd)
 SHARED=${SHARED_BENCH:-$ROOT/../shared/bench}
 SECONDS_EACH=${SECONDS_EACH:-6} ROUNDS=${ROUNDS:-2}
-BIN=/usr/lib/postgresql/15/bin
+BIN=$PG_BIN
 PSQL=("$BIN/psql" -h 127.0.0.1 -p 55432 -U postgres -X -q -At -v ON_ERROR_STOP=1)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"; for db in bench citygis_bench; do "${PSQL[@]}" -d $db -c "DROP TABLE IF EXISTS bench_z16_tiles" || true; done; "${PSQL[@]}" -d citygis_bench -c "DROP TABLE IF EXISTS bench_narrow_buildings" || true' EXIT

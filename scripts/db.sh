@@ -13,6 +13,13 @@ fi
 
 case "$cmd" in
 start)
+    if [ ! -x "$PG_BIN/postgres" ]; then
+        echo "db: PostgreSQL $PG_MAJOR is not installed (no $PG_BIN/postgres)." >&2
+        if [ -f "$PG_DATA/PG_VERSION" ]; then
+            echo "db: the cluster in $PG_DATA was made by PostgreSQL $PG_MAJOR: install it (make setup as root), or drop the cluster with make clean-db" >&2
+        fi
+        exit 1
+    fi
     mkdir -p "$ROOT/var/pg" "$RUN_DIR"
     if [ "$(id -u)" = 0 ]; then
         chown postgres: "$ROOT/var/pg" "$RUN_DIR"

@@ -5,8 +5,14 @@ set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
+# A fresh image may have no package lists yet: apt must know what it offers to pick PostgreSQL.
+if [ "$(id -u)" = 0 ] && ! apt-cache show postgresql-common >/dev/null 2>&1; then
+    apt-get update -qq
+    [ -n "$PG_MAJOR_GIVEN" ] || PG_MAJOR="$(pg_major)"
+fi
+
 APT_PACKAGES=(
-    postgresql-15 postgresql-15-postgis-3 postgresql-contrib
+    "postgresql-$PG_MAJOR" "postgresql-$PG_MAJOR-postgis-3" postgresql-contrib
     gdal-bin libgdal-dev libgeos-dev libproj-dev
     redis-server chromium fonts-dejavu-core wrk
     python3-venv nodejs npm gettext
@@ -31,16 +37,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
 fi
 
-stamp="$VENV/.citygis-$(sha1sum pyproject.toml | cut -c1-12)"
+# Python packages come from requirements.lock (every version and hash pinned, `make lock` upgrades
+# it on purpose), so two fresh machines install the same; pyproject.toml says what we depend on.
+stamp="$VENV/.citygis-$(sha1sum requirements.lock | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
-    echo "setup: creating $VENV from pyproject.toml"
+    echo "setup: installing $VENV from requirements.lock"
     [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check -U pip
-    # The project is run from the checkout, not installed: install its dependencies only.
-    mkdir -p var
-    "$VENV/bin/python" -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]
-print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))' > var/requirements.txt
-    "$VENV/bin/pip" install -q --disable-pip-version-check -r var/requirements.txt
+    "$VENV/bin/pip" install -q --disable-pip-version-check --require-hashes --no-deps \
+        -r requirements.lock
     rm -f "$VENV"/.citygis-*
     touch "$stamp"
 fi
