@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -93,13 +93,57 @@ class TooManyRequests(ApplicationError):
         return {"Retry-After": str(self.retry_after)}
 
 
+RENDERER_SWITCH = "format"
+"""DRF's own ``?format=json|api|csv`` picks an answer's renderer on any view: not data."""
+
+
+def unknown_fields(serializer: serializers.Serializer, data: Any, prefix: str = "") -> list[str]:
+    """The keys of ``data`` no writable field of the serializer takes (nested: ``a.b``, ``a.0.b``).
+
+    DRF drops such keys without a word: a misspelt field, or one the endpoint does not take, would
+    lose what the caller sent.
+    """
+    if not isinstance(data, Mapping):
+        return []
+    fields = serializer.fields
+    unknown = []
+    for key, value in data.items():
+        field = fields.get(key)
+        if field is None and not prefix and key == RENDERER_SWITCH:
+            continue
+        if field is None or field.read_only:
+            unknown.append(f"{prefix}{key}")
+        elif isinstance(field, serializers.ListSerializer) and isinstance(value, list):
+            for i, item in enumerate(value):
+                unknown += unknown_fields(field.child, item, f"{prefix}{key}.{i}.")
+        elif isinstance(field, serializers.Serializer):
+            unknown += unknown_fields(field, value, f"{prefix}{key}.")
+    return unknown
+
+
+def refuse_unknown(
+    serializer: serializers.Serializer, data: Any, error: type[ApplicationError]
+) -> None:
+    """``error`` (a 400) naming the fields of ``data`` the serializer does not take, if any."""
+    if unknown := unknown_fields(serializer, data):
+        known = sorted(name for name, field in serializer.fields.items() if not field.read_only)
+        raise error(
+            f"Unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}.",
+            extra={"unknown": unknown, "known": known},
+        )
+
+
 def validated(
     serializer: serializers.Serializer,
     *,
     error: type[ApplicationError] = ApplicationError,
     message: str = "Invalid input.",
 ) -> dict[str, Any]:
-    """The serializer's validated data, or ``error`` (a 400) with each field's reasons."""
+    """The serializer's validated data, or ``error`` (a 400) with each field's reasons.
+
+    A key the serializer has no field for is refused first, named (``refuse_unknown``).
+    """
+    refuse_unknown(serializer, getattr(serializer, "initial_data", None), error)
     if not serializer.is_valid():
         raise error(message, extra={"fields": serializer.errors})
     return serializer.validated_data

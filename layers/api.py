@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gis.exceptions import refuse_unknown
 from gis.roles import viewer_for
 from gis.serializers import QueryParams
 from layers.search import (
@@ -155,6 +156,7 @@ def search_params(query: Mapping[str, str]) -> dict[str, Any]:
     the same 400.
     """
     checked = SearchQuerySerializer(data=query)
+    refuse_unknown(checked, query, BadSearch)
     if not checked.is_valid():
         field, messages = next(iter(checked.errors.items()))
         raise BadSearch(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -123,6 +124,7 @@ def nearby_params(query: Mapping[str, str]) -> dict[str, Any]:
 class WithinApi(APIView):
     # The area is GeoJSON: a form body cannot carry it (415, not a guess at its fields).
     parser_classes = [JSONParser]
+    max_body_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # an area of up to MAX_VERTICES
 
     @extend_schema(
         summary="Objects inside a GeoJSON polygon: counts and features per layer",

@@ -25,7 +25,7 @@ from gis.serializers import DayField
 from layers.models import NetworkKind
 from orders.permits import selectors, services
 from orders.permits.models import Claim, Extension, Permit, PermitHistory, RestorationDocument
-from orders.permits.uploads import MAX_UPLOAD_BYTES, download_name
+from orders.permits.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, download_name
 
 MAX_ID = 2**63 - 1
 
@@ -554,6 +554,7 @@ class ExtensionRefuseApi(APIView):
 class RestorationApi(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes = [MultiPartParser, FormParser]
+    max_body_bytes = MAX_UPLOAD_FILES * MAX_UPLOAD_BYTES + 1024 * 1024  # the files and the form
 
     @extend_schema(
         summary="The restoration act: date, text and photos or documents (multipart)",
