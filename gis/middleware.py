@@ -6,6 +6,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
+from xml.sax.saxutils import escape
 
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
@@ -92,6 +93,10 @@ def error_response(request: HttpRequest, exc: BaseException | None) -> JsonRespo
 
 NUL = "\x00"
 OPEN311_PREFIX = "/open311/"
+OPEN311_XML_ERROR = (
+    '<?xml version="1.0" encoding="utf-8"?>\n'
+    "<errors><error><code>400</code><description>%s</description></error></errors>"
+)
 
 
 def nul_at(request: HttpRequest) -> str | None:
@@ -118,6 +123,12 @@ class RejectNulMiddleware:
         if (where := nul_at(request)) is not None:
             error = NulByte(where)
             if request.path.startswith(OPEN311_PREFIX):  # the GeoReport spec's error list
+                if request.path.endswith(".xml"):
+                    return HttpResponse(
+                        OPEN311_XML_ERROR % escape(error.message),
+                        status=400,
+                        content_type="text/xml; charset=utf-8",
+                    )
                 body = [{"code": 400, "description": error.message}]
                 return JsonResponse(body, status=400, safe=False)
             return JsonResponse(

@@ -1,7 +1,9 @@
-"""The OpenAPI schema is valid and every documented operation answers without a 5xx.
+"""The OpenAPI schema is valid and every documented operation answers as it documents.
 
 schemathesis generates requests from /api/schema/ (bounded examples per operation) and sends them
 to the application in-process; the database is the real test PostGIS with a few objects in it.
+Each answer must be no 5xx, a documented status, a documented content type, and match its
+documented schema.
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from gis.roles import Role
 from gis.services import user_create_or_update
@@ -23,6 +30,12 @@ from layers.models import Building, NetworkKind, NetworkSegment, SnowploughRoute
 schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
 
 LON, LAT = -76.57, 39.28
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 @pytest.fixture
@@ -75,4 +88,4 @@ def test_schema_is_valid_openapi():
 @pytest.mark.parametrize("as_operator", [False, True], ids=["public", "operator"])
 def test_no_operation_answers_5xx(case, city, as_operator):
     headers = {"Authorization": f"Token {city}"} if as_operator else {}
-    case.call_and_validate(headers=headers, checks=[not_a_server_error])
+    case.call_and_validate(headers=headers, checks=CHECKS)

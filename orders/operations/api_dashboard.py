@@ -232,7 +232,7 @@ class DashboardDistrictsApi(APIView):
         description="The same query and figures as GET /api/dashboard, per district; districts "
         "with no appeal counted have zeros. " + FIGURES_DOC,
         parameters=[DashboardParams],
-        responses={200: DistrictCollectionSerializer, **ERRORS},
+        responses={(200, "application/geo+json"): DistrictCollectionSerializer, **ERRORS},
         tags=[TAG],
     )
     def get(self, request: Request) -> Response:

@@ -344,6 +344,21 @@ class PermitPagination(GeoJsonPagination):
     page_size = 100
     max_page_size = 500
 
+    def get_paginated_response_schema(self, view: Any) -> dict[str, Any]:
+        """The page as sent: ``features``, a list of permit features, in place of ``results``.
+
+        drf-gis renames ``results`` but leaves it required, and gives ``features`` the schema
+        of a whole collection.
+        """
+        schema = super().get_paginated_response_schema(view)
+        required = schema.get("required", [])
+        schema["required"] = [("features" if r == "results" else r) for r in required]
+        schema["properties"]["features"] = {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Permit"},
+        }
+        return schema
+
 
 class PermitListApi(generics.ListAPIView):
     permission_classes = [IsAuthenticated]

@@ -1,0 +1,94 @@
+"""The answers every operation can give, added to the OpenAPI schema (a drf-spectacular hook).
+
+Some refusals come from layers under the views, for any operation: a NUL byte or an undocumented
+parameter (400, gis.middleware, gis.strict), a token that is not one (401), too many attempts or
+anonymous writes (429, gis.throttling), a body over the endpoint's limit (413), an id that is
+not there (404 on a path with one). A client and a fuzzer read them in the schema like the rest.
+Open311's ``.xml`` twins answer XML: the schema says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "request_id": {"type": "string"},
+            },
+            "required": ["code", "message"],
+        }
+    },
+    "required": ["error"],
+}
+EVERYWHERE = {
+    "400": "a NUL byte, or a query parameter the operation does not document",
+    "401": "an Authorization header that is no valid token",
+    "429": "too many requests: wait Retry-After seconds",
+}
+WRITE = {
+    "403": "the role may not, or a browser session's write without its CSRF token",
+    "413": "a body over the endpoint's limit",
+}
+WITH_ID = {"404": "no such object, or not one this role may see"}
+WITH_FORMAT = {"404": "a format the operation does not answer in"}
+# GeoReport v2 answers lists, and its errors as a list of {code, description}.
+OPEN311_LISTS = ("/open311/v2/requests", "/open311/v2/services.", "/open311/v2/tokens/")
+OPEN311_ERRORS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+    },
+}
+WRITES = {"post", "put", "patch", "delete"}
+
+
+def _answer(description: str, path: str) -> dict[str, Any]:
+    if path.endswith(".xml"):
+        return {"description": description, "content": {"text/xml": {"schema": {"type": "string"}}}}
+    schema = OPEN311_ERRORS if path.startswith("/open311/") else ERROR
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _open311_lists(responses: dict[str, Any]) -> None:
+    for status, response in responses.items():
+        json_content = response.get("content", {}).get("application/json")
+        if json_content is not None and status.startswith("2"):
+            json_content["schema"] = {"type": "array", "items": {"type": "object"}}
+
+
+def _as_xml(responses: dict[str, Any]) -> None:
+    for response in responses.values():
+        content = response.get("content")
+        if content and "text/xml" not in content:
+            response["content"] = {"text/xml": {"schema": {"type": "string"}}}
+
+
+def common_answers(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict:
+    """``POSTPROCESSING_HOOKS``: every operation lists the refusals any request may meet."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for path, operations in result["paths"].items():
+        xml = path.endswith(".xml")
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            if xml:
+                _as_xml(responses)
+            elif path.startswith(OPEN311_LISTS):
+                _open311_lists(responses)
+            extra = dict(EVERYWHERE)
+            if method in WRITES:
+                extra |= WRITE
+            if "{" in path:
+                extra |= WITH_ID
+            if any(p.get("name") == "format" for p in operation.get("parameters", ())):
+                extra |= WITH_FORMAT
+            for status, description in extra.items():
+                responses.setdefault(status, _answer(description, path))
+    return result
