@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     # Before the apps whose tasks.py it discovers: its app must be ready when they import it.
     "procrastinate.contrib.django",
     "axes",
+    "corsheaders",
     "csp",
     "gis.apps.GisCoreConfig",
     "layers",
@@ -95,6 +96,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: its id is on every answer, and it turns what no view caught into a JSON 500.
     "gis.middleware.RequestIdMiddleware",
+    # A map on another origin reads tiles, TileJSON, the catalog and OGC (CORS_URLS_REGEX); it
+    # answers their preflights itself, and marks every answer there, refusals too.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "gis.middleware.RejectNulMiddleware",
     # A query parameter the operation does not document: 400 naming it; a body over its view's
@@ -260,6 +264,17 @@ STATICFILES_DIRS = [BASE_DIR / "gis" / "static", ("vendor", VAR_DIR / "vendor")]
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "media/"
+
+# Cross-origin reads (django-cors-headers) of what a map on another site loads: tiles, TileJSON,
+# the /tiles/ catalog, OGC API Features. Any origin by default, or only CORS_ALLOWED_ORIGINS
+# (comma list). Never with credentials: a browser sends no cookie across origins, so another
+# site sees what the public sees, or what a token it sends itself may see.
+CORS_URLS_REGEX = r"^/(tiles|ogc)/.*$"
+CORS_ALLOWED_ORIGINS = [o for o in os.environ.get("CORS_ALLOWED_ORIGINS", "").split(",") if o]
+CORS_ALLOW_ALL_ORIGINS = not CORS_ALLOWED_ORIGINS
+CORS_ALLOW_METHODS = ("GET", "HEAD", "OPTIONS")
+CORS_ALLOW_CREDENTIALS = False
+CORS_EXPOSE_HEADERS = ("ETag", "X-Request-ID")
 
 # The largest request body an API view takes unless it says (``max_body_bytes``): an appeal,
 # a permit with its area, a plan. Larger ones answer 413 before they are read (gis.strict).
