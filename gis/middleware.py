@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from xml.sax.saxutils import escape
@@ -22,6 +23,34 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 """A request id a proxy sent along (X-Request-ID) is kept when it looks like one."""
 UNAVAILABLE_RETRY_S = 5
 DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
+DOWN_HOLD_S = 1.0
+"""After a request waited DB_POOL_TIMEOUT for a connection in vain, the next ones answer 503 at
+once for this long (each would wait as long, holding a thread); then one tries again. A
+connection that broke (PostgreSQL restarted under it) answers its own request 503 but holds
+nothing: the pool drops it and the next request gets a new one."""
+
+
+def no_connection(exc: BaseException) -> bool:
+    """The pool had no connection to give (the database away, or every connection busy)."""
+    return isinstance(exc, PoolTimeout) or isinstance(exc.__cause__, PoolTimeout)
+
+
+class DatabaseState:
+    """When a request last found the database away, shared by the threads of a process."""
+
+    def __init__(self) -> None:
+        self.down_until = 0.0
+
+    def seen_down(self) -> None:
+        self.down_until = time.monotonic() + DOWN_HOLD_S
+
+    @property
+    def known_down(self) -> bool:
+        return time.monotonic() < self.down_until
+
+
+DATABASE = DatabaseState()
+ALWAYS_ASKED = ("/healthz",)  # it reports the outage itself
 # What Django's own handler turns into a 4xx (django.core.handlers.exception).
 CLIENT_ERRORS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation, MultiPartParserError)
 
@@ -47,7 +76,10 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         rid = request_id(request)
-        response = self.get_response(request)
+        if DATABASE.known_down and request.path not in ALWAYS_ASKED:
+            response = unavailable(rid)
+        else:
+            response = self.get_response(request)
         response["X-Request-ID"] = rid
         return response
 
@@ -57,22 +89,26 @@ class RequestIdMiddleware:
         return error_response(request, exc)
 
 
+def unavailable(rid: str) -> JsonResponse:
+    response = JsonResponse(
+        error_body(
+            "The database is unavailable; try again shortly.", code="unavailable", request_id=rid
+        ),
+        status=503,
+    )
+    response["Retry-After"] = str(UNAVAILABLE_RETRY_S)
+    return response
+
+
 def error_response(request: HttpRequest, exc: BaseException | None) -> JsonResponse:
     rid = request_id(request)
     if isinstance(exc, DATABASE_DOWN):
+        if no_connection(exc):
+            DATABASE.seen_down()
         log.warning(
             "request %s %s %s: database unavailable: %s", rid, request.method, request.path, exc
         )
-        response = JsonResponse(
-            error_body(
-                "The database is unavailable; try again shortly.",
-                code="unavailable",
-                request_id=rid,
-            ),
-            status=503,
-        )
-        response["Retry-After"] = str(UNAVAILABLE_RETRY_S)
-        return response
+        return unavailable(rid)
     if exc is not None:  # Django's handler500 has logged its own (django.request)
         log.error(
             "request %s %s %s failed",

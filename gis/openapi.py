@@ -3,8 +3,9 @@
 Some refusals come from layers under the views, for any operation: a NUL byte or an undocumented
 parameter (400, gis.middleware, gis.strict), a token that is not one (401), too many attempts or
 anonymous writes (429, gis.throttling), a body over the endpoint's limit (413), an id that is
-not there (404 on a path with one). A client and a fuzzer read them in the schema like the rest.
-Open311's ``.xml`` twins answer XML: the schema says so.
+not there (404 on a path with one), the database away or its connections all busy (503). A
+client and a fuzzer read them in the schema like the rest. Open311's ``.xml`` twins answer XML:
+the schema says so.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ EVERYWHERE = {
     "400": "a NUL byte, or a query parameter the operation does not document",
     "401": "an Authorization header that is no valid token",
     "429": "too many requests: wait Retry-After seconds",
+    "503": "the database is away or every connection busy: retry after Retry-After seconds",
 }
 WRITE = {
     "403": "the role may not, or a browser session's write without its CSRF token",

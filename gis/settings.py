@@ -199,6 +199,10 @@ TEMPLATES = [
 # PostGIS's type lookups, more than most API queries take — and the old ones linger. A pool per
 # worker process hands out a warm connection instead; 0 switches it off (CONN_MAX_AGE then applies).
 DB_POOL_SIZE = int(os.environ.get("DB_POOL_SIZE", "8"))
+# Seconds a request waits for a pooled connection (Django's pool and the tile front's) before
+# it answers 503: while PostgreSQL is away the pools reconnect by themselves, and clients are
+# told to retry instead of hanging.
+DB_POOL_TIMEOUT = float(os.environ.get("DB_POOL_TIMEOUT", "3"))
 WEB_THREADS = int(os.environ.get("WEB_THREADS", str(DB_POOL_SIZE or 8)))
 """Threads per server process that run Django's views (gis/asgi.py)."""
 _DATABASE = (
@@ -213,7 +217,11 @@ DATABASES = {
         **_DATABASE,
         "OPTIONS": {
             **_DATABASE.get("OPTIONS", {}),
-            **({"pool": {"min_size": 1, "max_size": DB_POOL_SIZE}} if DB_POOL_SIZE else {}),
+            **(
+                {"pool": {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": DB_POOL_TIMEOUT}}
+                if DB_POOL_SIZE
+                else {}
+            ),
         },
         "CONN_MAX_AGE": 0 if DB_POOL_SIZE else int(os.environ.get("CONN_MAX_AGE", "60")),
         "CONN_HEALTH_CHECKS": not DB_POOL_SIZE,

@@ -34,7 +34,8 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-"$PY" manage.py procrastinate worker --concurrency "${WORKER_CONCURRENCY:-2}" &
+# manage.py worker: procrastinate's worker, started again by itself after a database restart.
+"$PY" manage.py worker --concurrency "${WORKER_CONCURRENCY:-2}" &
 pids+=($!)
 echo
 echo "citygis: serving http://$HOST:$PORT/ with a job worker; e-mails in ${EMAIL_FILE_PATH:-var/mail}  (Ctrl-C stops)"

@@ -17,18 +17,19 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from http.cookies import CookieError, SimpleCookie
 from importlib import import_module
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
+import psycopg
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user
-from django.db import connections
+from django.db import close_old_connections, connections
 from django.http.request import split_domain_port, validate_host
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -44,6 +45,7 @@ from gis.exceptions import (
     nul_in,
 )
 from gis.languages import request_language
+from gis.middleware import DATABASE, DATABASE_DOWN, UNAVAILABLE_RETRY_S, no_connection
 from gis.prepared import configure_async
 from gis.roles import PUBLIC, Viewer, viewer_for, viewer_of
 from gis.throttling import failure_record, failures_wait, refused, scope_ip
@@ -54,6 +56,9 @@ from tiles.selectors import TileSet, tile_address, tileset_for
 from tiles.triggers import CHANNEL
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+# The front's own pools raise psycopg's errors; a token lookup through Django raises Django's.
+FRONT_DATABASE_DOWN = (*DATABASE_DOWN, psycopg.OperationalError, psycopg.InterfaceError)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -210,14 +215,34 @@ class TileServer:
         if scope["type"] == "http":
             match = TILE_PATH.match(scope["path"])
             if match and scope["method"] in ("GET", "HEAD"):
-                return await self._tile(scope, send, match)
+                return await self._unless_down(send, self._tile(scope, send, match))
             route = self.json_routes.get(scope["path"])
             if route is not None and scope["method"] == "GET":
                 headers = dict(scope["headers"])
                 query = dict(parse_qsl(scope["query_string"].decode("latin-1"), encoding="utf-8"))
                 if _for_api_client(headers, query):
-                    return await self._lookup(scope, send, route, headers, query)
+                    lookup = self._lookup(scope, send, route, headers, query)
+                    return await self._unless_down(send, lookup)
         return await self.app(scope, receive, send)
+
+    async def _unless_down(self, send: Send, answer: Coroutine[Any, Any, None]) -> None:
+        """The answer, or a quick JSON 503 with Retry-After while the database is away.
+
+        As Django's side answers (gis.middleware): for DOWN_HOLD_S after a request waited for
+        a connection in vain the next ones are told so at once; the pools reconnect by themselves
+        once it is back. Nothing has been sent when the error comes: a tile or a lookup is
+        sent only after its query.
+        """
+        if DATABASE.known_down:
+            answer.close()  # never started: nothing to wait for
+            return await _unavailable(send)
+        try:
+            await answer
+        except FRONT_DATABASE_DOWN as exc:
+            if no_connection(exc):
+                DATABASE.seen_down()
+            log.warning("tile front: database unavailable: %s", exc)
+            await _unavailable(send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -325,14 +350,14 @@ class TileServer:
         kind, secret = key
         ip = scope_ip(scope)
         if kind == "token":
-            wait = await sync_to_async(failures_wait)(ip)
+            wait = await _in_django(failures_wait, ip)
             if wait:
                 raise refused(wait)
-        viewer = await sync_to_async(lookup)(secret)
+        viewer = await _in_django(lookup, secret)
         if viewer is None:
             if kind == "session":
                 return PUBLIC
-            await sync_to_async(failure_record)(ip)
+            await _in_django(failure_record, ip)
             raise Unauthorized("Invalid token.")
         if len(self._tokens) > MAX_TILESETS:
             self._tokens.clear()
@@ -388,6 +413,7 @@ async def _open_pool(
         configure=configure,
         open=False,
         name=name,
+        timeout=settings.DB_POOL_TIMEOUT,  # a request waits this long, then answers 503
     )
     await pool.open()
     return pool
@@ -417,6 +443,23 @@ def _cookie_value(cookie: bytes, name: str) -> str:
 def _session_key(cookie: bytes) -> str:
     """The session cookie's value in a Cookie header, or ''."""
     return _cookie_value(cookie, settings.SESSION_COOKIE_NAME)
+
+
+def _as_a_request_ends(fn: Callable[..., T], *args: Any) -> T:
+    """``fn`` run as in a Django request: its database connections handed back after it.
+
+    As ``request_finished`` hands them back: to the pool, or dropped when an error broke one.
+    Without it a connection that broke while PostgreSQL restarted would stay with its thread,
+    and every later token lookup would fail on it.
+    """
+    try:
+        return fn(*args)
+    finally:
+        close_old_connections()
+
+
+async def _in_django(fn: Callable[..., T], *args: Any) -> T:
+    return await sync_to_async(_as_a_request_ends)(fn, *args)
 
 
 def _viewer_for_session(key: str) -> Viewer | None:
@@ -501,6 +544,15 @@ API_HEADERS = [
 def _extra_headers(exc: ApplicationError) -> list[tuple[bytes, bytes]]:
     """An error's own headers (a 429's Retry-After)."""
     return [(k.lower().encode(), v.encode()) for k, v in getattr(exc, "headers", {}).items()]
+
+
+async def _unavailable(send: Send) -> None:
+    await _json(
+        send,
+        503,
+        error_body("The database is unavailable; try again shortly.", code="unavailable"),
+        headers=[(b"retry-after", str(UNAVAILABLE_RETRY_S).encode())],
+    )
 
 
 async def _json(

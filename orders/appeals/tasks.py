@@ -1,4 +1,4 @@
-"""The appeals' background jobs, run by `manage.py procrastinate worker` (scripts/run.sh).
+"""The appeals' background jobs, run by `manage.py worker` (scripts/run.sh).
 
 * ``telegram_reply``: tells a Telegram sender the number of the appeal a moderator made of
   their message (deferred by ``intake_accept`` in its transaction). Telegram unreachable or

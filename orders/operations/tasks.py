@@ -1,4 +1,4 @@
-"""The operations' background job, run by `manage.py procrastinate worker` (scripts/run.sh).
+"""The operations' background job, run by `manage.py worker` (scripts/run.sh).
 
 * ``refresh_repeated_problems`` (periodic, ``REPEATED_PROBLEMS_CRON``, hourly by default):
   replaces the ``repeated_problems`` layer's rows with the default query's answer (36 months,

@@ -1,4 +1,4 @@
-"""The permits' background jobs, run by `manage.py procrastinate worker` (scripts/run.sh).
+"""The permits' background jobs, run by `manage.py worker` (scripts/run.sh).
 
 * ``send_claims``: sends a batch of claims, each on its own; a failure is recorded on the claim
   and the job retried (what was sent is not sent again).
