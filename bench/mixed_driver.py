@@ -19,12 +19,16 @@ import json
 import os
 import random
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from gis.spatial import lonlat_to_tile  # noqa: E402  (pure tile math, no Django)
 
 WEST, SOUTH, EAST, NORTH = -76.5960, 39.2760, -76.5460, 39.3060
 CATEGORIES = ("pothole", "pipe-burst", "street-cleaning", "street-light-out", "dug-up-yard")
@@ -42,14 +46,6 @@ class Run:
     transitions: list[dict] = field(default_factory=list)
     permits: list[int] = field(default_factory=list)
     outage: tuple[float, float] | None = None
-
-
-def tile_of(lon: float, lat: float) -> tuple[int, int]:
-    import math
-
-    n = 2**Z
-    y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
-    return int((lon + 180) / 360 * n), int(y)
 
 
 def square(rng: random.Random) -> dict:
@@ -118,7 +114,7 @@ async def client_loop(
                     if status == 200:
                         run.permits.append(permit)
             elif action == "tile":
-                x, y = tile_of(rng.uniform(WEST, EAST), rng.uniform(SOUTH, NORTH))
+                x, y = lonlat_to_tile(rng.uniform(WEST, EAST), rng.uniform(SOUTH, NORTH), Z)
                 r = await http.get(f"/tiles/buildings,appeals,permits/{Z}/{x}/{y}.mvt")
                 status = r.status_code
             else:

@@ -89,13 +89,15 @@ class RequestIdMiddleware:
         return error_response(request, exc)
 
 
-def unavailable(rid: str) -> JsonResponse:
-    response = JsonResponse(
-        error_body(
-            "The database is unavailable; try again shortly.", code="unavailable", request_id=rid
-        ),
-        status=503,
+def unavailable_body(**extra: str) -> dict:
+    """The 503 of a request that found the database away: Django's side and the tile front's."""
+    return error_body(
+        "The database is unavailable; try again shortly.", code="unavailable", **extra
     )
+
+
+def unavailable(rid: str) -> JsonResponse:
+    response = JsonResponse(unavailable_body(request_id=rid), status=503)
     response["Retry-After"] = str(UNAVAILABLE_RETRY_S)
     return response
 

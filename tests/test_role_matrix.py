@@ -34,6 +34,7 @@ from pyproj import Geod
 
 from gis.roles import Role
 from gis.services import user_create_or_update
+from gis.spatial import lonlat_to_tile
 from gis.strict import documented_operations
 from layers.models import Building, Camera, Manhole, NetworkKind, NetworkSegment, Organisation
 from layers.registry import LAYERS
@@ -55,9 +56,9 @@ GEOD = Geod(ellps="WGS84")
 
 
 def tile_centre(lon: float, lat: float, z: int) -> tuple[int, int, float, float]:
+    """The tile holding the point, and the tile's centre."""
     n = 2**z
-    x = int((lon + 180) / 360 * n)
-    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    x, y = lonlat_to_tile(lon, lat, z)
     centre_lon = (x + 0.5) / n * 360 - 180
     centre_lat = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * (y + 0.5) / n))))
     return x, y, centre_lon, centre_lat
@@ -258,6 +259,16 @@ def layer_doors() -> dict[str, tuple[list[Any], frozenset[str]]]:
     return doors
 
 
+# The city's restricted objects by layer and their key in ``filled``: asked by id at each door.
+OBJECTS = [
+    ("networks", "main"),
+    ("manholes", "manhole"),
+    ("cameras", "camera"),
+    ("permits", "permit_a"),
+    ("permits", "permit_b"),
+    ("appeals", "appeal"),
+]
+
 DOORS: dict[str, tuple[list[Any], frozenset[str]]] = {
     **layer_doors(),
     "tile, every layer": (
@@ -268,14 +279,7 @@ DOORS: dict[str, tuple[list[Any], frozenset[str]]] = {
     "tiles catalog": (["/tiles/"], frozenset()),
     "ogc collections": (["/ogc/collections"], frozenset()),
     "ogc item": (
-        [
-            "/ogc/collections/networks/items/{main}",
-            "/ogc/collections/manholes/items/{manhole}",
-            "/ogc/collections/cameras/items/{camera}",
-            "/ogc/collections/permits/items/{permit_a}",
-            "/ogc/collections/permits/items/{permit_b}",
-            "/ogc/collections/appeals/items/{appeal}",
-        ],
+        [f"/ogc/collections/{layer}/items/{{{key}}}" for layer, key in OBJECTS],
         frozenset({"network", "manhole", "camera", "appeal_text"} | PERMITS),
     ),
     "search": (
@@ -295,15 +299,7 @@ DOORS: dict[str, tuple[list[Any], frozenset[str]]] = {
         frozenset({"network", "manhole", "camera", "permit_a", "permit_b"}),
     ),
     "object card": (
-        [
-            "/api/objects/buildings/{building}",
-            "/api/objects/networks/{main}",
-            "/api/objects/manholes/{manhole}",
-            "/api/objects/cameras/{camera}",
-            "/api/objects/permits/{permit_a}",
-            "/api/objects/permits/{permit_b}",
-            "/api/objects/appeals/{appeal}",
-        ],
+        [f"/api/objects/{layer}/{{{key}}}" for layer, key in [("buildings", "building"), *OBJECTS]],
         frozenset({"network", "manhole", "camera", "appeal_text"} | PERMITS),
     ),
     "appeals": (

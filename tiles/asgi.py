@@ -45,7 +45,13 @@ from gis.exceptions import (
     nul_in,
 )
 from gis.languages import request_language
-from gis.middleware import DATABASE, DATABASE_DOWN, UNAVAILABLE_RETRY_S, no_connection
+from gis.middleware import (
+    DATABASE,
+    DATABASE_DOWN,
+    UNAVAILABLE_RETRY_S,
+    no_connection,
+    unavailable_body,
+)
 from gis.prepared import configure_async
 from gis.roles import PUBLIC, Viewer, viewer_for, viewer_of
 from gis.throttling import failure_record, failures_wait, refused, scope_ip
@@ -550,7 +556,7 @@ async def _unavailable(send: Send) -> None:
     await _json(
         send,
         503,
-        error_body("The database is unavailable; try again shortly.", code="unavailable"),
+        unavailable_body(),
         headers=[(b"retry-after", str(UNAVAILABLE_RETRY_S).encode())],
     )
 

@@ -809,14 +809,7 @@ class CSVRenderer(BaseRenderer):
 DepartmentReportQuery = type(
     "DepartmentReportQuery",
     (serializers.Serializer,),
-    {
-        **_period_fields(
-            "first day (default: 6 days before to)", "last day, included (default: today)"
-        ),
-        "format": serializers.ChoiceField(
-            choices=["json", "csv"], required=False, help_text="or send Accept: text/csv"
-        ),
-    },
+    _period_fields("first day (default: 6 days before to)", "last day, included (default: today)"),
 )
 
 

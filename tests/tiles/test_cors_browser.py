@@ -20,6 +20,7 @@ from pytest_django import DjangoDbBlocker
 
 from gis.roles import Role
 from gis.services import user_create_or_update
+from gis.spatial import lonlat_to_tile
 from tests.factories import CITY_LAT, CITY_LON, building, rectangle
 from tests.live_server import committed_data, live_server
 
@@ -52,14 +53,6 @@ def other_site() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
-    import math
-
-    n = 2**z
-    y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
-    return int((lon + 180) / 360 * n), int(y)
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +123,7 @@ async ([base, token, tile]) => {
 
 
 def test_a_map_on_another_origin_reads_tiles_tilejson_and_ogc(browser: Browser, base_url, city):
-    x, y = tile_of(CITY_LON + 0.0002, CITY_LAT + 0.0002, Z)
+    x, y = lonlat_to_tile(CITY_LON + 0.0002, CITY_LAT + 0.0002, Z)
     page = browser.new_page()
     with other_site() as origin:
         page.goto(f"{origin}/map.html")
