@@ -2,10 +2,10 @@
 
 Some refusals come from layers under the views, for any operation: a NUL byte or an undocumented
 parameter (400, gis.middleware, gis.strict), a token that is not one (401), too many attempts or
-anonymous writes (429, gis.throttling), a body over the endpoint's limit (413), an id that is
-not there (404 on a path with one), the database away or its connections all busy (503). A
-client and a fuzzer read them in the schema like the rest. Open311's ``.xml`` twins answer XML:
-the schema says so.
+anonymous writes (429, gis.throttling), a body over the endpoint's limit (413) or in a media type
+it does not parse (415), an id that is not there (404 on a path with one), the database away or
+its connections all busy (503). A client and a fuzzer read them in the schema like the rest.
+Open311's ``.xml`` twins answer XML: the schema says so.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ EVERYWHERE = {
 WRITE = {
     "403": "the role may not, or a browser session's write without its CSRF token",
     "413": "a body over the endpoint's limit",
+    "415": "a body in a media type the endpoint does not parse",
 }
 WITH_ID = {"404": "no such object, or not one this role may see"}
 WITH_FORMAT = {"404": "a format the operation does not answer in"}
