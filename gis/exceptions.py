@@ -121,16 +121,26 @@ def unknown_fields(serializer: serializers.Serializer, data: Any, prefix: str = 
     return unknown
 
 
+def unknown_message(unknown: list[str], noun: str) -> str:
+    """The words of the refusal, for bodies and query strings alike ("Unknown field: x.")."""
+    return f"Unknown {noun}{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}."
+
+
 def refuse_unknown(
-    serializer: serializers.Serializer, data: Any, error: type[ApplicationError]
+    serializer: serializers.Serializer,
+    data: Any,
+    error: type[ApplicationError],
+    *,
+    noun: str = "field",
 ) -> None:
-    """``error`` (a 400) naming the fields of ``data`` the serializer does not take, if any."""
+    """``error`` (a 400) naming the fields of ``data`` the serializer does not take, if any.
+
+    ``noun="query parameter"`` where ``data`` is a query string read outside Django (the ASGI
+    front's lookups): it then answers as gis.strict does in Django.
+    """
     if unknown := unknown_fields(serializer, data):
         known = sorted(name for name, field in serializer.fields.items() if not field.read_only)
-        raise error(
-            f"Unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}.",
-            extra={"unknown": unknown, "known": known},
-        )
+        raise error(unknown_message(unknown, noun), extra={"unknown": unknown, "known": known})
 
 
 def validated(
@@ -138,12 +148,13 @@ def validated(
     *,
     error: type[ApplicationError] = ApplicationError,
     message: str = "Invalid input.",
+    noun: str = "field",
 ) -> dict[str, Any]:
     """The serializer's validated data, or ``error`` (a 400) with each field's reasons.
 
     A key the serializer has no field for is refused first, named (``refuse_unknown``).
     """
-    refuse_unknown(serializer, getattr(serializer, "initial_data", None), error)
+    refuse_unknown(serializer, getattr(serializer, "initial_data", None), error, noun=noun)
     if not serializer.is_valid():
         raise error(message, extra={"fields": serializer.errors})
     return serializer.validated_data

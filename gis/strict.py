@@ -19,9 +19,10 @@ from functools import cache
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from gis.exceptions import RENDERER_SWITCH, error_body
+from gis.exceptions import RENDERER_SWITCH, error_body, unknown_message
 
 OPEN311_PREFIX = "/open311/"
+QUERY_PARAMETER = "query parameter"
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,7 @@ class StrictInputMiddleware:
         if request.GET and request.method != "OPTIONS":
             unknown, known = undocumented(request.method or "GET", request.path_info, request.GET)
             if unknown:
-                plural = "s" if len(unknown) > 1 else ""
-                message = f"Unknown query parameter{plural}: {', '.join(unknown)}."
+                message = unknown_message(unknown, QUERY_PARAMETER)
                 body = error_body(message, code="bad_query", unknown=unknown, known=known)
                 return JsonResponse(body, status=400)
         return self.get_response(request)

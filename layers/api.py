@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from gis.exceptions import refuse_unknown
 from gis.roles import viewer_for
 from gis.serializers import QueryParams
+from gis.strict import QUERY_PARAMETER
 from layers.search import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -156,7 +157,7 @@ def search_params(query: Mapping[str, str]) -> dict[str, Any]:
     the same 400.
     """
     checked = SearchQuerySerializer(data=query)
-    refuse_unknown(checked, query, BadSearch)
+    refuse_unknown(checked, query, BadSearch, noun=QUERY_PARAMETER)
     if not checked.is_valid():
         field, messages = next(iter(checked.errors.items()))
         raise BadSearch(

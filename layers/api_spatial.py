@@ -18,6 +18,7 @@ from gis.exceptions import validated
 from gis.parsers import JSONParser
 from gis.roles import viewer_for
 from gis.serializers import QueryParams
+from gis.strict import QUERY_PARAMETER
 from layers.selectors import (
     MAX_BUFFER_M,
     MAX_RADIUS_M,
@@ -111,7 +112,12 @@ def nearby_params(query: Mapping[str, str]) -> dict[str, Any]:
 
     They are ``objects_nearby``'s; the view and the ASGI lookup (layers/asgi.py) share them.
     """
-    q = validated(NearbyQuery(data=query), error=BadQuery, message="Invalid query parameters.")
+    q = validated(
+        NearbyQuery(data=query),
+        error=BadQuery,
+        message="Invalid query parameters.",
+        noun=QUERY_PARAMETER,
+    )
     return {
         "lon": q["lon"],
         "lat": q["lat"],

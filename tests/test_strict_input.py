@@ -126,7 +126,9 @@ def test_search_at_the_asgi_front_refuses_an_unknown_parameter_as_django_does(cl
     for answer, path in zip(front, paths, strict=True):
         assert answer.status_code == 400
         assert answer.json()["error"]["unknown"] == ["colour"]
-        assert client.get(path).status_code == 400
+        assert answer.json()["error"]["message"] == "Unknown query parameter: colour."
+        django = client.get(path)
+        assert django.status_code == 400 and django.json() == answer.json()
 
 
 @pytest.mark.parametrize(
