@@ -39,7 +39,8 @@ trap stop INT TERM EXIT
 pids+=($!)
 echo
 echo "citygis: serving http://$HOST:$PORT/ with a job worker; e-mails in ${EMAIL_FILE_PATH:-var/mail}  (Ctrl-C stops)"
-if [ "$("$PY" manage.py shell -c 'from django.conf import settings; print(settings.DEBUG)')" = True ]; then
+# -v 0 --no-imports: else Django 5.2's shell prints its auto-imports first and this never matches.
+if [ "$("$PY" manage.py shell -v 0 --no-imports -c 'from django.conf import settings; print(settings.DEBUG)')" = True ]; then
     echo "citygis: DEBUG is on (a demo on the project-local cluster): not for production, see README"
 fi
 echo "citygis: answers to the hosts $ALLOWED_HOSTS"
