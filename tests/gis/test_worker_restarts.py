@@ -13,7 +13,7 @@ import os
 import signal
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from procrastinate.exceptions import ConnectorException
 
 from gis.management.commands import worker as command
@@ -60,3 +60,12 @@ def test_other_errors_are_not_hidden(monkeypatch):
     monkeypatch.setattr(command, "worker_app", lambda: contextlib.nullcontext(Broken(0)))
     with pytest.raises(ValueError, match="a bug"):
         call_command("worker")
+
+
+@pytest.mark.parametrize("concurrency", ["0", "-1"])
+def test_a_worker_that_could_run_no_job_is_refused(monkeypatch, concurrency):
+    worker = Worker(failures=0)
+    monkeypatch.setattr(command, "worker_app", lambda: contextlib.nullcontext(worker))
+    with pytest.raises(CommandError, match="--concurrency must be 1 or more"):
+        call_command("worker", "--concurrency", concurrency)
+    assert worker.runs == 0

@@ -17,7 +17,7 @@ import signal
 import time
 
 import psycopg
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 from procrastinate.contrib.django import app, django_connector
 from procrastinate.exceptions import ConnectorException
@@ -76,6 +76,8 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=2, help="jobs run at once")
 
     def handle(self, *args, concurrency: int, **options) -> None:
+        if concurrency < 1:
+            raise CommandError(f"--concurrency must be 1 or more, not {concurrency}")
         wait = FIRST_WAIT_S
         while True:
             started = time.monotonic()
