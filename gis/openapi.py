@@ -6,11 +6,21 @@ anonymous writes (429, gis.throttling), a body over the endpoint's limit (413) o
 it does not parse (415), an id that is not there (404 on a path with one), the database away or
 its connections all busy (503). A client and a fuzzer read them in the schema like the rest.
 Open311's ``.xml`` twins answer XML: the schema says so.
+
+Links (OpenAPI ``links``) say which answer names the object another operation takes: each app
+declares its own in its ``openapi`` module (``LINKS``), and ``operation_links`` writes them in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import module_has_submodule
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 ERROR_SCHEMA = {
@@ -94,4 +104,69 @@ def common_answers(result: dict[str, Any], generator: Any, request: Any, public:
                 extra |= WITH_FORMAT
             for status, description in extra.items():
                 responses.setdefault(status, _answer(description, path))
+    return result
+
+
+# --- links: which answer names the object another operation takes --------------------------------
+
+
+@dataclass(frozen=True)
+class Link:
+    """An OpenAPI link: ``source``'s ``status`` answer names the object ``target`` takes.
+
+    ``parameters`` maps each of the target's path parameters to a runtime expression:
+    ``$response.body#/results/0/id`` (a JSON pointer into the answer) or ``$request.path.id``
+    (the source's own path parameter). A client follows them from a list to an object; the
+    fuzzer (tests/test_openapi.py) follows them to reach real objects instead of 404s.
+    """
+
+    source: str
+    status: int
+    target: str
+    parameters: dict[str, str]
+
+
+def links_to(source: str, status: int, targets: tuple[str, ...], **parameters: str) -> list[Link]:
+    """The same parameters from one answer to several operations (an object's actions)."""
+    return [Link(source, status, target, parameters) for target in targets]
+
+
+def _app_links() -> Iterator[Link]:
+    """``LINKS`` of each installed app's ``openapi`` module: the apps declare their own."""
+    for config in apps.get_app_configs():
+        if module_has_submodule(config.module, "openapi"):
+            yield from getattr(import_module(f"{config.name}.openapi"), "LINKS", ())
+
+
+def operation_links(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict:
+    """``POSTPROCESSING_HOOKS``: each app's ``LINKS`` written into the responses they start from.
+
+    A link naming an operation or a status the schema does not have is a mistake in the code,
+    not in a request: the schema is not built (ImproperlyConfigured), so the test of the schema
+    fails.
+    """
+    operations = {
+        operation["operationId"]: (path, operation)
+        for path, methods in result["paths"].items()
+        for operation in methods.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    }
+    for link in _app_links():
+        for name in (link.source, link.target):
+            if name not in operations:
+                raise ImproperlyConfigured(f"OpenAPI link names no operation {name!r}")
+        response = operations[link.source][1]["responses"].get(str(link.status))
+        if response is None:
+            raise ImproperlyConfigured(f"{link.source} documents no {link.status} to link from")
+        target_path, target = operations[link.target]
+        taken = {p["name"] for p in target.get("parameters", []) if p["in"] == "path"}
+        if set(link.parameters) != taken:
+            raise ImproperlyConfigured(
+                f"link {link.source} -> {link.target} gives {sorted(link.parameters)}, "
+                f"the path {target_path} takes {sorted(taken)}"
+            )
+        response.setdefault("links", {})[link.target] = {
+            "operationId": link.target,
+            "parameters": link.parameters,
+        }
     return result

@@ -323,6 +323,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "gis.openapi.common_answers",
+        "gis.openapi.operation_links",
     ],
 }
 

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -114,6 +114,7 @@ class AddressSearchApi(APIView):
                 {"type": "string", "minLength": MIN_QUERY_CHARS, "maxLength": MAX_QUERY_CHARS},
                 required=True,
                 description="Free text: 'ул. Ленина, д. 12 корп. 2', '1200 N Charles St'.",
+                examples=[OpenApiExample("A house", value="12 Main Street")],
             ),
             OpenApiParameter(
                 "limit",

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.gis.geos import LineString, MultiPolygon, Point, Polygon
+from django.utils import timezone
 from PIL import Image
 from pypdf import PdfWriter
 from pyproj import Geod
 
 from gis.roles import Role, Viewer
 from layers.models import Building
+from orders.permits.demo import SYSTEM
+from orders.permits.models import Permit
+from orders.permits.services import permit_issue, permit_start
 
 CITY_LON, CITY_LAT = -76.57, 39.28
 WGS84 = Geod(ellps="WGS84")
@@ -81,3 +86,29 @@ def pdf_bytes(pages: int = 1) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def overdue_permit(
+    *,
+    contractor_id: int,
+    geom: Polygon,
+    purpose: str = "Water main repair",
+    address: str = "12 Main Street",
+    responsible_person: str = "Foreman",
+) -> Permit:
+    """A permit at work since 25 days whose deadline passed 3 days ago: the sweep claims it."""
+    today = timezone.localdate()
+    permit = permit_issue(
+        viewer=SYSTEM,
+        contractor_id=contractor_id,
+        geom=geom,
+        purpose=purpose,
+        address=address,
+        responsible_person=responsible_person,
+        responsible_phone="+1 555 0100",
+        issued_on=today - timedelta(days=30),
+        planned_start=today - timedelta(days=25),
+        deadline=today - timedelta(days=3),
+        conflict_override="",
+    ).permit
+    return permit_start(viewer=SYSTEM, permit_id=permit.pk)

@@ -41,10 +41,10 @@ from layers.registry import LAYERS
 from orders.appeals.models import Appeal, Category
 from orders.appeals.services import appeal_register, categories_load
 from orders.operations.models import RepeatedProblem
-from orders.permits.demo import SYSTEM
 from orders.permits.models import Claim
-from orders.permits.services import claims_create_overdue, permit_issue, permit_start
+from orders.permits.services import claims_create_overdue
 from orders.planning.models import Incident, NetworkRepair
+from tests.factories import overdue_permit
 from tests.front import run_front
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -162,20 +162,13 @@ def city() -> dict[str, Any]:
     today = timezone.localdate()
     permits = {}
     for org, tag, east in ((a, "A", -20), (b, "B", 20)):
-        permit = permit_issue(
-            viewer=SYSTEM,
+        permits[tag] = overdue_permit(
             contractor_id=org.pk,
             geom=square(east, -25, 5),
             purpose=f"Repair for MATRIX-PERMIT-{tag}",
             address=f"MATRIX-PERMIT-{tag}",
             responsible_person=f"MATRIX-FOREMAN-{tag}",
-            responsible_phone="+1 555 0100",
-            issued_on=today - timedelta(days=30),
-            planned_start=today - timedelta(days=25),
-            deadline=today - timedelta(days=3),
-            conflict_override="",
-        ).permit
-        permits[tag] = permit_start(viewer=SYSTEM, permit_id=permit.pk)
+        )
     claims_create_overdue(now=timezone.now())
     Incident.objects.create(
         source="t",

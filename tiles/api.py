@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,6 +32,15 @@ class TileCatalogApi(APIView):
 class TileJsonApi(APIView):
     @extend_schema(
         summary="TileJSON 3.0.0 for one layer or a comma list (buildings,yards)",
+        parameters=[
+            OpenApiParameter(
+                "layers",
+                str,
+                OpenApiParameter.PATH,
+                description="a layer's name, or several joined by commas (at most 16)",
+                examples=[OpenApiExample("Two layers", value="buildings,yards")],
+            )
+        ],
         responses={200: OpenApiResponse(description="TileJSON 3.0.0")},
         tags=["tiles"],
     )

@@ -25,7 +25,12 @@ from gis.serializers import DayField
 from layers.models import NetworkKind
 from orders.permits import selectors, services
 from orders.permits.models import Claim, Extension, Permit, PermitHistory, RestorationDocument
-from orders.permits.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_FILES, download_name
+from orders.permits.uploads import (
+    CONTENT_TYPES,
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_FILES,
+    download_name,
+)
 
 MAX_ID = 2**63 - 1
 
@@ -600,7 +605,10 @@ class RestorationDocumentApi(APIView):
 
     @extend_schema(
         summary="One photo or document of a permit's restoration act",
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **ERRORS},
+        responses={
+            **{(200, content_type): OpenApiTypes.BINARY for content_type in CONTENT_TYPES},
+            **ERRORS,
+        },
         tags=["permits"],
     )
     def get(self, request: Request, pk: int, document_id: int) -> FileResponse:

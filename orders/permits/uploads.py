@@ -46,6 +46,8 @@ PHOTO_FORMATS = {
     "WEBP": Checked("photo", "image/webp", "webp"),
 }
 PDF = Checked("document", "application/pdf", "pdf")
+# What a stored document is served as: the type its content was checked to be.
+CONTENT_TYPES = tuple(sorted({c.content_type for c in (*PHOTO_FORMATS.values(), PDF)}))
 
 
 def _refused(upload: UploadedFile, reason: str) -> BadInput:
