@@ -10,6 +10,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 
@@ -165,7 +166,20 @@ def error_body(message: str, *, code: str, **extra: Any) -> dict[str, Any]:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF handler: domain and validation errors become ``{"error": {...}}`` bodies."""
+    """DRF handler: domain and validation errors become ``{"error": {...}}`` bodies, in JSON.
+
+    Always JSON, whatever the request chose (``?format=csv``, ``.svg``): an error is no CSV
+    report or chart, and its documented type is ``application/json``.
+    """
+    response = _error_response(exc, context)
+    request = context.get("request")
+    if response is not None and request is not None:
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+    return response
+
+
+def _error_response(exc: Exception, context: dict[str, Any]) -> Response | None:
     # Imported here: rest_framework.views reads the authentication classes at import, and they
     # (gis.authentication) import this module.
     from rest_framework.views import exception_handler

@@ -193,7 +193,7 @@ class PermitDetailSerializer(PermitSerializer):
         # Annotated by selectors.permit_detail (layers.selectors.with_district).
         return getattr(permit, "district", None)
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field({"type": "object", "nullable": True})  # null until the act is made
     def get_restoration(self, permit: Permit) -> dict[str, Any] | None:
         act = getattr(permit, "restoration", None)
         if act is None:
