@@ -3,28 +3,34 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PY := .venv/bin/python
 
-.PHONY: run test setup db lint lock bench-tiles clean-db
+.PHONY: help run test setup db lint lock bench-tiles clean-db
 
-setup:
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
+
+setup: ## Debian packages (as root), the .venv from requirements.lock, npm packages
 	@scripts/setup.sh
 
-db: setup
+db: setup ## start the project-local PostGIS cluster under var/pg (when DATABASE_URL is unset)
 	@scripts/db.sh start
 
-run: db
+run: db ## serve the demo city on HOST:PORT with a job worker
 	@HOST=$(HOST) PORT=$(PORT) scripts/run.sh
 
-test: db
+test: db ## ruff, then every test against the real PostGIS and Redis
 	@.venv/bin/ruff check --quiet .
 	@REDIS_URL="$$(scripts/redis.sh)" $(PY) -m pytest $(PYTEST_ARGS)
 
 # requirements.lock pins every package for Python 3.11-3.13; UPGRADE=1 moves them to the newest.
-lock: setup
+lock: setup ## add new dependencies to requirements.lock (UPGRADE=1: move every pin)
 	@$(PY) -m uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 	    --generate-hashes --quiet $(if $(UPGRADE),--upgrade) -o requirements.lock
 
-lint: setup
+bench-tiles: setup ## the tile benchmark against its peers (bench/tiles.sh; not run by make test)
+	@bench/tiles.sh
+
+lint: setup ## ruff over the tree
 	@.venv/bin/ruff check .
 
-clean-db:
+clean-db: ## stop the local cluster and delete it
 	@scripts/db.sh stop; rm -rf var/pg

@@ -119,3 +119,20 @@ def test_the_venv_holds_exactly_the_locked_versions():
     for pin in locked():
         if pin.marker is None or pin.marker.evaluate():
             assert pin.specifier.contains(metadata.version(pin.name)), pin
+
+
+def test_make_help_lists_every_target_with_what_it_does():
+    """``make help`` is the index of the Makefile: a target left out of it, or of .PHONY, fails."""
+    makefile = (ROOT / "Makefile").read_text()
+    phony = next(line for line in makefile.splitlines() if line.startswith(".PHONY:"))
+    targets = set(phony.removeprefix(".PHONY:").split())
+    answer = subprocess.run(
+        ["make", "--no-print-directory", "help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    listed = {line.split()[1]: line for line in answer.stdout.splitlines() if line.strip()}
+    assert set(listed) == targets
+    assert all(len(line.split()) > 2 for line in listed.values())  # each says what it does
