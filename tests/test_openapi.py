@@ -64,6 +64,7 @@ from tests.factories import overdue_permit, pdf_bytes
 schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
 
 LON, LAT = -76.57, 39.28
+# Every hypothesis run here: repeatable, no time limit (a request may wait for PostGIS).
 FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 CHECKS = [
     not_a_server_error,
@@ -121,7 +122,7 @@ def test_schema_is_valid_openapi():
 
 @pytest.mark.django_db
 @schema.parametrize()
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(FUZZ, max_examples=30)
 @pytest.mark.parametrize("as_operator", [False, True], ids=["public", "operator"])
 def test_no_operation_answers_5xx(case, city, as_operator):
     headers = {"Authorization": f"Token {city}"} if as_operator else {}
@@ -137,7 +138,6 @@ UNLINKED = {
     "api_appeals_confirm_create",
     "api_intake_telegram_create",
 }
-STATEFUL_ROLES = ("operator", "planner", "contractor")
 
 
 @pytest.fixture
@@ -249,16 +249,21 @@ def _follow(operations, links, headers) -> dict[str, list[dict[str, Any]]]:
         if operation.method.upper() == "GET" and not operation.path_parameters
     }
     for _ in range(3):
+        answers: dict[str, Any] = {}  # a source's body, asked once a round for all its links
         for source, link in links:
             operation = operations[source]
             if operation.method.upper() != "GET" or not reached.get(source):
                 continue
             path_parameters = reached[source][0]
-            case = operation.Case(path_parameters=path_parameters, query=_example_query(operation))
-            response = case.call(headers=headers)
-            if response.status_code != 200:
+            if source not in answers:
+                case = operation.Case(
+                    path_parameters=path_parameters, query=_example_query(operation)
+                )
+                response = case.call(headers=headers)
+                answers[source] = response.json() if response.status_code == 200 else None
+            body = answers[source]
+            if body is None:
                 continue
-            body = response.json()
             values = {
                 name: _resolve(expression, path_parameters, body)
                 for name, expression in link["parameters"].items()
@@ -273,9 +278,7 @@ def _fuzz_on(operation, path_parameters, headers, statuses: set[int]):
     """A hypothesis test of ``operation`` on one real object: generated query and body."""
 
     @given(case=operation.as_strategy())
-    @settings(
-        max_examples=5, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
-    )
+    @settings(FUZZ, max_examples=5)
     def fuzz(case):
         case.path_parameters = dict(path_parameters)
         response = case.call(headers=headers)
@@ -317,15 +320,7 @@ def test_the_fuzzer_follows_the_links_statefully(linked_city):
             def validate_response(self, response, case, **kwargs):
                 case.validate_response(response, checks=CHECKS)
 
-        Workflow.run(
-            settings=settings(
-                max_examples=25,
-                stateful_step_count=6,
-                deadline=None,
-                suppress_health_check=list(HealthCheck),
-                derandomize=True,
-            )
-        )
+        Workflow.run(settings=settings(FUZZ, max_examples=25, stateful_step_count=6))
 
 
 @pytest.mark.parametrize(
