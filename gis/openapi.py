@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import import_module
 from typing import Any
 
-from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.module_loading import module_has_submodule
+
+from gis.apps import app_modules
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 ERROR_SCHEMA = {
@@ -133,9 +132,8 @@ def links_to(source: str, status: int, targets: tuple[str, ...], **parameters: s
 
 def _app_links() -> Iterator[Link]:
     """``LINKS`` of each installed app's ``openapi`` module: the apps declare their own."""
-    for config in apps.get_app_configs():
-        if module_has_submodule(config.module, "openapi"):
-            yield from getattr(import_module(f"{config.name}.openapi"), "LINKS", ())
+    for module in app_modules("openapi"):
+        yield from getattr(module, "LINKS", ())
 
 
 def operation_links(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict:

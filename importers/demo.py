@@ -5,15 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from gis.apps import app_modules
 from gis.roles import Role
 from gis.services import user_create_or_update
 from importers.derive import layers_derive
 from importers.records import ImportReport
 from importers.services import osm_import
 from layers.models import District, Organisation
-from orders.appeals.demo import appeals_demo_load
-from orders.permits.demo import demo_permits_create
-from orders.planning.demo import planning_demo_seed
 
 DEMO_NOTE = "Demo organisation created by `manage.py load_demo`; not a real body."
 DEMO_ORGANISATIONS = (
@@ -50,12 +48,11 @@ def demo_city_load(*, osm_file: Path, progress=None) -> tuple[ImportReport, Impo
         )
     imported = osm_import(path=osm_file, progress=progress)
     derived = layers_derive()
-    # A few excavation permits on real yards and streets, one overdue: the claims worker's work.
-    demo_permits_create()
-    # orders.planning: the 311 break requests as incidents, and a first yard plan of the year.
-    planning_demo_seed()
-    # orders.appeals: the categories and the 311 sample as appeals, so the map shows real ones.
-    derived.notes += appeals_demo_load()
+    # Then each app's demo data, in INSTALLED_APPS order (appeals, permits, planning…): its
+    # ``demo`` module's ``demo_load()`` returns the lines to show.
+    for module in app_modules("demo"):
+        if load := getattr(module, "demo_load", None):
+            derived.notes += load()
     return imported, derived
 
 

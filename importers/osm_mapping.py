@@ -16,9 +16,12 @@ from typing import Any
 from django.conf import settings
 
 from layers.models import NetworkKind
-from orders.appeals.categories import LIGHTING
 
 Tags = Mapping[str, str]
+
+# The city's lighting service, owner of every imported lamp: the appeal categories route "street
+# light out" to the same organisation (orders.appeals.categories).
+LIGHTING = "Street lighting service (demo)"
 
 # node: a point; line: an open or closed way read as a line; area: a closed way or multipolygon
 # relation assembled as an area; any: area when the object is one, else point.

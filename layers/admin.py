@@ -1,11 +1,12 @@
-"""Admin for every layer in the registry, with map widgets, search and filters."""
+"""Admin for the base layers, with map widgets, search and filters; the apps add theirs."""
 
 from django.contrib import admin
 from django.contrib.gis.admin import GISModelAdmin
 
 from gis.widgets import CityMapWidget
+from layers.layer_specs import SPECS
 from layers.models import BusRouteStop, Organisation
-from layers.registry import LAYERS
+from layers.registry import LayerSpec
 
 
 class LayerAdmin(GISModelAdmin):
@@ -28,7 +29,13 @@ class BusRouteStopInline(admin.TabularInline):
     ordering = ("sequence",)
 
 
-for spec in LAYERS.values():
+def layer_admin_register(spec: LayerSpec, **attrs: object) -> None:
+    """Register the generic admin of a layer: its first properties listed, searched, filtered.
+
+    Each app registers its own layers' admins from its ``admin.py``: the admin is discovered
+    before the registry is filled. Foreign keys show as ids; ``attrs`` add to or override the
+    generic ones.
+    """
     fk_fields = tuple(
         f.name for f in spec.model._meta.concrete_fields if f.is_relation and f.many_to_one
     )
@@ -39,10 +46,16 @@ for spec in LAYERS.values():
         "list_filter": spec.list_filter,
         "raw_id_fields": fk_fields,
         "__module__": __name__,
+        **attrs,
     }
-    if spec.name == "bus_routes":
-        attrs["inlines"] = [BusRouteStopInline]
     admin.site.register(spec.model, type(f"{spec.model.__name__}Admin", (LayerAdmin,), attrs))
+
+
+for spec in SPECS:
+    if spec.name == "bus_routes":
+        layer_admin_register(spec, inlines=[BusRouteStopInline])
+    else:
+        layer_admin_register(spec)
 
 
 @admin.register(Organisation)

@@ -7,7 +7,12 @@ class LayersConfig(AppConfig):
     verbose_name = "City objects"
 
     def ready(self) -> None:
+        from layers.layer_specs import SPECS
+        from layers.registry import layers_register
         from layers.triggers import install_street_name_triggers
+
+        # The base layers first; the apps after this one in INSTALLED_APPS add theirs.
+        layers_register(SPECS)
 
         # Like the tile purge triggers, these follow the registry, not a migration: a layer
         # that gains street keys gets its triggers on the next migrate.

@@ -1,8 +1,8 @@
 """Admin for appeals: categories are edited here; appeals are read here and moved through the API.
 
-The registry's generic admin (layers.admin) registers every layer, appeals among them; this one
-replaces it for appeals with the history inline and without the add and delete buttons: an
-appeal is registered by a service (a number, a link, a history row) and never deleted.
+Not the generic layer admin (layers.admin): this one shows the history inline and has no add or
+delete buttons, as an appeal is registered by a service (a number, a link, a history row) and
+never deleted.
 """
 
 from __future__ import annotations
@@ -40,10 +40,6 @@ class AppealHistoryInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: Appeal | None = None) -> bool:
         return False
-
-
-if admin.site.is_registered(Appeal):
-    admin.site.unregister(Appeal)
 
 
 @admin.register(Appeal)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from importers.osm_mapping import LIGHTING  # the lamps' owner, as the OSM import sets it
+
 DEMO_NOTE = "Demo organisation created with the appeal categories; not a real body."
 
-LIGHTING = "Street lighting service (demo)"
 WATER = "Water and sewer service (demo)"
 ROADS = "Roads and traffic department (demo)"
 SANITATION = "Sanitation service (demo)"

@@ -10,8 +10,8 @@ from orders.appeals.services import categories_load
 DEMO_311_FILE = settings.SHARED_DATA_DIR / "311-baltimore" / "baltimore_311_sample_2014-2019.csv"
 
 
-def appeals_demo_load() -> list[str]:
-    """Load the categories and import the 311 sample; returns the lines to show (a summary).
+def demo_load() -> list[str]:
+    """Load the categories and import the 311 sample (``load_demo``); the lines to show.
 
     The sample covers the whole city, the 2015 OSM extract only its east and centre: the rows
     outside the extract keep their point but link to nothing (flagged), and only the addresses

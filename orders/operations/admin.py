@@ -1,8 +1,7 @@
 """Read-only admin for the repeated problems table and the works view.
 
-layers.admin registers every registry layer with an editable admin; these two are computed (the
-table by ``refresh_repeated_problems``, the view by the database), so they are replaced here by
-admins that only list and show.
+Not the generic, editable layer admin (layers.admin): both are computed (the table by
+``refresh_repeated_problems``, the view by the database), so their admins only list and show.
 """
 
 from __future__ import annotations
@@ -28,11 +27,6 @@ class ReadOnlyAdmin(GISModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
-
-
-for model in (RepeatedProblem, Work):
-    if admin.site.is_registered(model):
-        admin.site.unregister(model)
 
 
 @admin.register(RepeatedProblem)

@@ -1,8 +1,8 @@
 """Admin: permits with their history, extensions and claims; claims with their delivery state.
 
-``layers.admin`` registers every registry layer, permits included; this module replaces the
-permit's admin with one that shows what happened to it (read-only: changes go through the API,
-whose services check transitions and conflicts and write the history).
+The permit's admin is the generic layer admin (layers.admin) with what happened to it
+(read-only: changes go through the API, whose services check transitions and conflicts and
+write the history).
 """
 
 from __future__ import annotations
@@ -45,10 +45,6 @@ class ClaimInline(ReadOnlyInline):
     model = Claim
     fields = ("number", "deadline", "recipient_kind", "delivery", "attempts", "sent_at")
     readonly_fields = fields
-
-
-if admin.site.is_registered(Permit):
-    admin.site.unregister(Permit)
 
 
 @admin.register(Permit)

@@ -1,4 +1,4 @@
-"""Admin for plans, unit costs and network repairs; plan items and incidents: layers.admin."""
+"""Admin for plans, unit costs and network repairs; the other layers: the generic layer admin."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from django.contrib.gis.admin import GISModelAdmin
 from django.http import HttpRequest
 
 from gis.widgets import CityMapWidget
+from layers.admin import layer_admin_register
+from orders.planning.layer_specs import SPECS
 from orders.planning.models import NetworkRepair, UnitCost, YardPlan, YardPlanItem
 from orders.planning.repairs import network_repair_save
 
@@ -50,10 +52,11 @@ class UnitCostAdmin(admin.ModelAdmin):
     list_display = ("surface", "cost_per_m2", "note", "updated_at")
 
 
-# The registry's admin for the network_repairs layer (layers.admin) would let the line be drawn
-# by hand; here it is the segment's, copied on save.
-if admin.site.is_registered(NetworkRepair):
-    admin.site.unregister(NetworkRepair)
+# Plan items, incidents and improvement works get the generic layer admin. Not network repairs:
+# there it would let the line be drawn by hand, and it is the segment's, copied on save.
+for spec in SPECS:
+    if spec.model is not NetworkRepair:
+        layer_admin_register(spec)
 
 
 @admin.register(NetworkRepair)

@@ -83,8 +83,10 @@ def incident_records_311(*, path: Path) -> list[Record]:
 
 
 @transaction.atomic
-def planning_demo_seed() -> list[str]:
+def demo_load() -> list[str]:
     """Load the 311 break records as incidents and, if the year has none, a demo yard plan.
+
+    ``load_demo`` runs it after the appeals, which the plan ranks the yards by.
 
     Safe to run again: incidents are upserted on (source, request number), and a year that has a
     plan keeps it. Returns one line per step for the command's output.

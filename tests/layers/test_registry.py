@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
+from gis.apps import app_modules
 from gis.exceptions import Forbidden, NotFound, Unauthorized
 from gis.models import User
 from gis.roles import PUBLIC, Role, viewer_for
 from layers import models as m
-from layers.registry import LAYERS, LayerSpec, _registry, get_layer, layers_for
+from layers.registry import LAYERS, LayerSpec, get_layer, layers_for, layers_register
 from tests.factories import viewer
 
 RESTRICTED = ("networks", "manholes", "cameras")
@@ -131,18 +134,57 @@ def test_every_registered_property_is_a_model_field() -> None:
 
 def test_registry_rejects_unknown_property() -> None:
     with pytest.raises(ValueError, match=r"unknown properties \['secret'\]"):
-        _registry([spec(properties=("name", "secret"))])
+        layers_register([spec(properties=("name", "secret"))], into={})
 
 
 def test_registry_rejects_unknown_staff_property() -> None:
     with pytest.raises(ValueError, match="unknown properties"):
-        _registry([spec(staff_properties=("password",))])
+        layers_register([spec(staff_properties=("password",))], into={})
 
 
 def test_registry_rejects_duplicate_name() -> None:
     with pytest.raises(ValueError, match="registered twice"):
-        _registry([spec("twice"), spec("twice")])
+        layers_register([spec("twice"), spec("twice")], into={})
 
 
 def test_registry_keeps_order() -> None:
-    assert list(_registry([spec("b"), spec("a")])) == ["b", "a"]
+    assert list(layers_register([spec("b"), spec("a")], into={})) == ["b", "a"]
+
+
+def test_registry_registers_a_batch_whole_or_not_at_all() -> None:
+    registry = layers_register([spec("first")], into={})
+    with pytest.raises(ValueError, match="unknown properties"):
+        layers_register([spec("second"), spec("third", properties=("secret",))], into=registry)
+    assert list(registry) == ["first"]
+
+
+def test_registry_refuses_a_name_an_earlier_app_took() -> None:
+    registry = layers_register([spec("yards")], into={})
+    with pytest.raises(ValueError, match="'yards' registered twice"):
+        layers_register([spec("yards")], into=registry)
+
+
+def test_a_computed_layer_registers_after_the_layers_that_feed_it() -> None:
+    with pytest.raises(ValueError, match=r"fed by unknown layers \['later'\]"):
+        layers_register([spec("view", fed_by=("later",)), spec("later")], into={})
+    assert list(layers_register([spec("source"), spec("view", fed_by=("source",))], into={})) == [
+        "source",
+        "view",
+    ]
+
+
+def test_each_app_registers_the_layers_of_its_own_models() -> None:
+    # The registry is each installed app's layer_specs, in INSTALLED_APPS order, and a layer is
+    # declared by the app its model belongs to: layers/ names no app built on it.
+    declared = [spec for module in app_modules("layer_specs") for spec in module.SPECS]
+    assert list(LAYERS.values()) == declared
+    for layer in declared:
+        app = layer.model._meta.app_config.name
+        assert layer in import_module(f"{app}.layer_specs").SPECS, layer.name
+    assert {s.model._meta.app_config.name for s in declared} == {
+        "layers",
+        "orders.appeals",
+        "orders.permits",
+        "orders.planning",
+        "orders.operations",
+    }

@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from layers.models import NetworkKind, NetworkSegment
-from orders.planning.demo import DEMO_311_FILE, incident_records_311, planning_demo_seed
+from orders.planning.demo import DEMO_311_FILE, demo_load, incident_records_311
 from orders.planning.models import Incident, UnitCost, YardPlan
 from tests.factories import CommandRun, line
 from tests.orders.planning.conftest import offset
@@ -104,11 +104,11 @@ def test_the_demo_seed_loads_the_breaks_and_a_plan_once(yards: dict) -> None:
     if not DEMO_311_FILE.is_file():
         pytest.skip(f"311 sample missing: {DEMO_311_FILE}")
     UnitCost.objects.all().delete()  # as after a flush: the demo restores its placeholders
-    first = planning_demo_seed()
+    first = demo_load()
     assert Incident.objects.filter(source="baltimore-311").count() == 196
     plan = YardPlan.objects.get(year=timezone.localdate().year, is_record=True)
     assert plan.items.count() == 4 and plan.note.startswith("Demo plan")
     assert "created 196" in first[0]
-    again = planning_demo_seed()
+    again = demo_load()
     assert "created 0, updated 0, unchanged 196" in again[0]
     assert len(again) == 1 and YardPlan.objects.count() == 1
