@@ -2,7 +2,8 @@
 
     python bench/floor.py http://127.0.0.1:8000 OPERATOR_TOKEN
 
-`/api/search?q=x` is refused (400) before any database work, `/healthz` runs two tiny queries;
+`/api/search?q=x` is refused (400) before any database work, `/healthz` runs three tiny queries
+and a cache round trip (before 2026-12-07: one query, so older figures are not comparable);
 the search and nearby rows show what a real lookup adds on the loaded city.
 """
 

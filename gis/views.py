@@ -1,22 +1,14 @@
-from django.db import connection
-from django.db.utils import Error as DatabaseError
 from django.http import HttpRequest, JsonResponse
 
 from gis.exceptions import error_body
+from gis.health import health
 from gis.middleware import error_response
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 with the database and PostGIS versions when all is up, 503 with the reason if not."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT version(), postgis_full_version()")
-            pg_version, postgis_version = cursor.fetchone()
-    except DatabaseError as exc:
-        return JsonResponse({"status": "error", "database": str(exc).strip()}, status=503)
-    return JsonResponse(
-        {"status": "ok", "database": pg_version, "postgis": postgis_version.split('"')[1]}
-    )
+    """Each dependency's state (gis.health): 200 while the database is up, else 503."""
+    status, body = health()
+    return JsonResponse(body, status=status)
 
 
 def server_error(request: HttpRequest) -> JsonResponse:

@@ -341,7 +341,7 @@ DOORS: dict[str, tuple[list[Any], frozenset[str]]] = {
 
 # Routes and documented operations that are no door to restricted data, and why.
 NOT_DOORS = {
-    "/healthz": "says only whether the service is up",
+    "/healthz": "whether each dependency is up, and the queue's length: no rows",
     "/i18n/": "the language switch",
     "/i18n/js": "the interface's strings",
     "/api/docs/": "Swagger UI: the page, not the schema",

@@ -1,0 +1,91 @@
+"""What ``/healthz`` checks: each dependency on its own, so a monitor sees which one is down.
+
+The database decides the status code: without it nothing works (503, and a load balancer takes
+the instance out). The others leave the service answering, so they make it "degraded" (200): the
+shared cache (Redis, else a database table), the job workers that send the claims, and the
+uploads' directory.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.utils import Error as DatabaseError
+
+# procrastinate's workers beat every 10 s; one silent for 30 s counts as gone, as procrastinate's
+# own stalled-worker default has it.
+WORKER_SILENT_S = 30
+
+Check = dict[str, Any]
+
+
+def database_check() -> Check:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version(), postgis_full_version()")
+        pg_version, postgis_version = cursor.fetchone()
+    return {"status": "ok", "version": pg_version, "postgis": postgis_version.split('"')[1]}
+
+
+def cache_check() -> Check:
+    backend = "redis" if settings.REDIS_URL else "database"
+    try:
+        cache.set("citygis:healthz", 1, timeout=10)
+        if cache.get("citygis:healthz") != 1:
+            return {"status": "error", "backend": backend, "error": "a value set was not read"}
+    except Exception as exc:  # the client's own error types (redis, psycopg): any is an outage
+        return {"status": "error", "backend": backend, "error": str(exc).strip()}
+    return {"status": "ok", "backend": backend}
+
+
+def workers_check() -> Check:
+    """Workers alive and the queue: no worker means no claim leaves (the overdue sweep)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM procrastinate_workers"
+            " WHERE last_heartbeat > now() - make_interval(secs => %s)",
+            [WORKER_SILENT_S],
+        )
+        (alive,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT status, count(*) FROM procrastinate_jobs"
+            " WHERE status IN ('todo', 'doing') GROUP BY status"
+        )
+        queue = dict(cursor.fetchall())
+    return {
+        "status": "ok" if alive else "error",
+        "alive": alive,
+        "jobs_waiting": queue.get("todo", 0),
+        "jobs_running": queue.get("doing", 0),
+        **({} if alive else {"error": "no job worker has been seen for 30 s"}),
+    }
+
+
+def media_check() -> Check:
+    root = settings.MEDIA_ROOT
+    if not root.is_dir() or not os.access(root, os.W_OK | os.X_OK):
+        return {"status": "error", "error": "the uploads directory (MEDIA_ROOT) is not writable"}
+    return {"status": "ok"}
+
+
+def health() -> tuple[int, dict[str, Any]]:
+    """The status code and the body of ``/healthz``."""
+    try:
+        database = database_check()
+    except DatabaseError as exc:
+        return 503, {"status": "error", "checks": {"database": _error(exc)}}
+    checks = {"database": database, "cache": cache_check()}
+    try:
+        checks["workers"] = workers_check()
+    except DatabaseError as exc:
+        checks["workers"] = _error(exc)
+    checks["media"] = media_check()
+    degraded = any(check["status"] != "ok" for check in checks.values())
+    return 200, {"status": "degraded" if degraded else "ok", "checks": checks}
+
+
+def _error(exc: Exception) -> Check:
+    return {"status": "error", "error": str(exc).strip()}
