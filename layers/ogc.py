@@ -29,6 +29,7 @@ from gis.exceptions import ApplicationError
 from gis.links import absolute_url
 from gis.roles import viewer_for
 from layers import ogc_selectors as ogc
+from layers.ogc_params import DEFAULT_LIMIT, MAX_LIMIT, BadQuery
 from layers.registry import LAYERS, get_layer
 
 FORMATS = ("json", "html")
@@ -89,7 +90,7 @@ def response_format(request: Request) -> str:
     f = request.query_params.get("f")
     if f is not None:
         if f not in FORMATS:
-            raise ogc.BadQuery("f", _("f must be one of %(join)s.") % {"join": ", ".join(FORMATS)})
+            raise BadQuery("f", _("f must be one of %(join)s.") % {"join": ", ".join(FORMATS)})
         return f
     accept = request.headers.get("Accept", "")
     html = _accept_quality(accept, (ogc.HTML,))
@@ -158,12 +159,12 @@ ITEMS_QUERY = [
         {
             "type": "integer",
             "minimum": 1,
-            "maximum": ogc.MAX_LIMIT,
-            "default": ogc.DEFAULT_LIMIT,
+            "maximum": MAX_LIMIT,
+            "default": DEFAULT_LIMIT,
         },
         description=(
-            f"Items per page, default {ogc.DEFAULT_LIMIT}; a limit above {ogc.MAX_LIMIT} is "
-            f"answered with {ogc.MAX_LIMIT} (OGC Part 1), not refused."
+            f"Items per page, default {DEFAULT_LIMIT}; a limit above {MAX_LIMIT} is "
+            f"answered with {MAX_LIMIT} (OGC Part 1), not refused."
         ),
     ),
     OpenApiParameter(
