@@ -33,6 +33,20 @@ def _env_list(name: str, default: str = "") -> list[str]:
     return [v.strip() for v in os.environ.get(name, default).split(",") if v.strip()]
 
 
+def _env_box(name: str) -> tuple[float, float, float, float] | None:
+    """Four numbers, west,south,east,north; None when unset. Anything else stops the start."""
+    text = os.environ.get(name)
+    if not text:
+        return None
+    try:
+        west, south, east, north = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} takes four numbers, west,south,east,north (lon/lat), not {text!r}."
+        ) from None
+    return west, south, east, north
+
+
 # The project-local cluster (no DATABASE_URL) is a developer's: trust authentication, a socket
 # under /tmp, synchronous_commit off. A checkout on it is a demo or a development machine, so
 # DEBUG defaults on there; any other database is a deployment, where DEBUG defaults off and the
@@ -336,11 +350,7 @@ DEMO_CITY_NAME = os.environ.get("DEMO_CITY_NAME", "Baltimore")
 MAP_CENTER = tuple(float(v) for v in os.environ.get("MAP_CENTER", "-76.5750,39.2850,14").split(","))
 # The city's bounds (lon/lat west,south,east,north) that appeals, Open311 requests and permits
 # must fall in; unset, they must lie within 2 km of a district (layers.selectors.city_contains).
-CITY_BBOX = (
-    tuple(float(v) for v in os.environ["CITY_BBOX"].split(","))
-    if os.environ.get("CITY_BBOX")
-    else None
-)
+CITY_BBOX = _env_box("CITY_BBOX")
 # How often the /dashboard page asks whether appeals changed (an unchanged answer is a 304).
 DASHBOARD_POLL_SECONDS = float(os.environ.get("DASHBOARD_POLL_SECONDS", "5"))
 # OSM admin_level values imported as districts (boundary=administrative areas): in most cities

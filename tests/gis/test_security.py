@@ -107,6 +107,18 @@ def test_any_host_needs_a_public_url():
     assert public.returncode == 0
 
 
+def test_a_city_bbox_of_other_than_four_numbers_stops_the_start():
+    # A wrong count used to pass the start and then fail every appeal and permit (a 500).
+    for bbox in ("-76.72,39.19,-76.52", "-76.72,39.19,-76.52,39.38,1", "west,39.19,-76.52,39.38"):
+        run = settings_run("", CITY_BBOX=bbox)
+        assert run.returncode != 0 and "CITY_BBOX takes four numbers" in run.stderr
+    run = settings_run(
+        "from django.conf import settings; print(settings.CITY_BBOX)",
+        CITY_BBOX="-76.72,39.19,-76.52,39.38",
+    )
+    assert run.stdout.strip() == "(-76.72, 39.19, -76.52, 39.38)", run.stderr
+
+
 def test_production_settings_pass_the_deploy_check_with_no_warning():
     run = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
