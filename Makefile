@@ -19,6 +19,7 @@ run: db ## serve the demo city on HOST:PORT with a job worker
 
 test: db ## ruff, then every test against the real PostGIS and Redis
 	@.venv/bin/ruff check --quiet .
+	@.venv/bin/mypy
 	@REDIS_URL="$$(scripts/redis.sh)" $(PY) -m pytest $(PYTEST_ARGS)
 
 # requirements.lock pins every package for Python 3.11-3.13; UPGRADE=1 moves them to the newest.
@@ -29,8 +30,9 @@ lock: setup ## add new dependencies to requirements.lock (UPGRADE=1: move every 
 bench-tiles: setup ## the tile benchmark against its peers (bench/tiles.sh; not run by make test)
 	@bench/tiles.sh
 
-lint: setup ## ruff over the tree
+lint: setup ## ruff over the tree, mypy over gis/, layers/ and tiles/
 	@.venv/bin/ruff check .
+	@.venv/bin/mypy
 
 clean-db: ## stop the local cluster and delete it
 	@scripts/db.sh stop; rm -rf var/pg

@@ -17,7 +17,7 @@ from gis.exceptions import BadInput, validated
 from gis.roles import viewer_for
 
 
-class LoginInput(serializers.Serializer):
+class LoginInput(serializers.Serializer[Any]):
     token = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     username = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
     password = serializers.CharField(
@@ -25,7 +25,7 @@ class LoginInput(serializers.Serializer):
     )
 
 
-class SessionSerializer(serializers.Serializer):
+class SessionSerializer(serializers.Serializer[Any]):
     authenticated = serializers.BooleanField()
     username = serializers.CharField(allow_null=True)
     role = serializers.CharField()

@@ -17,9 +17,13 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gis.settings")
 # One thread per pooled database connection: a further thread would only wait for a connection.
-django_application = WSGIMiddleware(get_wsgi_application(), workers=settings.WEB_THREADS)
+django_application = WSGIMiddleware(
+    get_wsgi_application(),  # type: ignore[arg-type]  # its responses iterate as bytes; stubs omit it
+    workers=settings.WEB_THREADS,
+)
 
 from layers.asgi import JSON_ROUTES  # noqa: E402  (needs the apps loaded)
 from tiles.asgi import TileServer  # noqa: E402
 
-application = TileServer(django_application, json_routes=JSON_ROUTES)
+# a2wsgi types an ASGI scope as TypedDicts, TileServer as the plain dict an ASGI server sends.
+application = TileServer(django_application, json_routes=JSON_ROUTES)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
+from rest_framework.request import Request
 
 from gis.exceptions import BadInput, TooManyRequests, Unauthorized
 from gis.throttling import request_ip, secret_checked
@@ -24,7 +25,7 @@ from gis.throttling import request_ip, secret_checked
 class ThrottledTokenAuthentication(TokenAuthentication):
     """DRF's token authentication with failed tokens counted per client (gis.throttling)."""
 
-    def authenticate(self, request) -> tuple[Any, Token] | None:
+    def authenticate(self, request: Request) -> tuple[Any, Token] | None:
         if not request.META.get("HTTP_AUTHORIZATION"):
             return None
         with secret_checked(request_ip(request)):

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 class ApplicationError(Exception):
     """A domain error a user can act on; ``status`` is the HTTP status it maps to."""
 
-    status = status.HTTP_400_BAD_REQUEST
+    status: int = status.HTTP_400_BAD_REQUEST
     code = "invalid"
 
     def __init__(self, message: str, *, extra: dict[str, Any] | None = None) -> None:
@@ -98,7 +98,9 @@ RENDERER_SWITCH = "format"
 """DRF's own ``?format=json|api|csv`` picks an answer's renderer on any view: not data."""
 
 
-def unknown_fields(serializer: serializers.Serializer, data: Any, prefix: str = "") -> list[str]:
+def unknown_fields(
+    serializer: serializers.Serializer[Any], data: Any, prefix: str = ""
+) -> list[str]:
     """The keys of ``data`` no writable field of the serializer takes (nested: ``a.b``, ``a.0.b``).
 
     DRF drops such keys without a word: a misspelt field, or one the endpoint does not take, would
@@ -114,7 +116,11 @@ def unknown_fields(serializer: serializers.Serializer, data: Any, prefix: str = 
             continue
         if field is None or field.read_only:
             unknown.append(f"{prefix}{key}")
-        elif isinstance(field, serializers.ListSerializer) and isinstance(value, list):
+        elif (
+            isinstance(field, serializers.ListSerializer)
+            and isinstance(field.child, serializers.Serializer)
+            and isinstance(value, list)
+        ):
             for i, item in enumerate(value):
                 unknown += unknown_fields(field.child, item, f"{prefix}{key}.{i}.")
         elif isinstance(field, serializers.Serializer):
@@ -128,7 +134,7 @@ def unknown_message(unknown: list[str], noun: str) -> str:
 
 
 def refuse_unknown(
-    serializer: serializers.Serializer,
+    serializer: serializers.Serializer[Any],
     data: Any,
     error: type[ApplicationError],
     *,
@@ -145,7 +151,7 @@ def refuse_unknown(
 
 
 def validated(
-    serializer: serializers.Serializer,
+    serializer: serializers.Serializer[Any],
     *,
     error: type[ApplicationError] = ApplicationError,
     message: str = "Invalid input.",
@@ -158,7 +164,8 @@ def validated(
     refuse_unknown(serializer, getattr(serializer, "initial_data", None), error, noun=noun)
     if not serializer.is_valid():
         raise error(message, extra={"fields": serializer.errors})
-    return serializer.validated_data
+    data: dict[str, Any] = serializer.validated_data
+    return data
 
 
 def error_body(message: str, *, code: str, **extra: Any) -> dict[str, Any]:

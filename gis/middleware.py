@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 from xml.sax.saxutils import escape
 
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
@@ -60,7 +61,7 @@ def request_id(request: HttpRequest) -> str:
     if rid is None:
         sent = request.headers.get("X-Request-ID", "")
         rid = sent if REQUEST_ID.match(sent) else uuid.uuid4().hex[:16]
-        request.request_id = rid
+        request.request_id = rid  # type: ignore[attr-defined]  # ours, kept for the request's life
     return rid
 
 
@@ -76,6 +77,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         rid = request_id(request)
+        response: HttpResponse
         if DATABASE.known_down and request.path not in ALWAYS_ASKED:
             response = unavailable(rid)
         else:
@@ -89,7 +91,7 @@ class RequestIdMiddleware:
         return error_response(request, exc)
 
 
-def unavailable_body(**extra: str) -> dict:
+def unavailable_body(**extra: str) -> dict[str, Any]:
     """The 503 of a request that found the database away: Django's side and the tile front's."""
     return error_body(
         "The database is unavailable; try again shortly.", code="unavailable", **extra

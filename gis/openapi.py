@@ -83,7 +83,9 @@ def _as_xml(responses: dict[str, Any]) -> None:
             response["content"] = {"text/xml": {"schema": {"type": "string"}}}
 
 
-def common_answers(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict:
+def common_answers(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
     """``POSTPROCESSING_HOOKS``: every operation lists the refusals any request may meet."""
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     for path, operations in result["paths"].items():
@@ -136,7 +138,9 @@ def _app_links() -> Iterator[Link]:
         yield from getattr(module, "LINKS", ())
 
 
-def operation_links(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict:
+def operation_links(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
     """``POSTPROCESSING_HOOKS``: each app's ``LINKS`` written into the responses they start from.
 
     A link naming an operation or a status the schema does not have is a mistake in the code,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import IO, Any
 
 from django.utils.translation import gettext as _
 from rest_framework import parsers
@@ -41,7 +42,12 @@ def json_body_check(data: Any, limit: int = MAX_JSON_DEPTH) -> None:
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser; a body nested too deep is a 400, not a RecursionError."""
 
-    def parse(self, stream, media_type=None, parser_context=None) -> Any:
+    def parse(
+        self,
+        stream: IO[Any],
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:

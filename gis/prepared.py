@@ -54,7 +54,7 @@ def numbered(statement: str) -> Numbered:
     """
     names: list[str] = []
 
-    def number(match: re.Match) -> str:
+    def number(match: re.Match[str]) -> str:
         if match[1] is None:
             return "%"
         if match[1] not in names:

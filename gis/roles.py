@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from gis.models import User
 
 
 class Role(models.TextChoices):
@@ -50,7 +56,7 @@ def viewer_of(
     return Viewer(role=resolved, organisation_id=organisation_id, user_id=user_id)
 
 
-def viewer_for(user) -> Viewer:
+def viewer_for(user: User | AnonymousUser | None) -> Viewer:
     """The viewer of a Django user; anonymous users and inactive accounts are the public."""
     if user is None or not user.is_authenticated:
         return PUBLIC

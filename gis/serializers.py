@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework.utils.serializer_helpers import BindingDict
 
 
-class QueryParams(serializers.Serializer):
+class QueryParams(serializers.Serializer[Any]):
     """Query-string parameters checked on a hot path: flat fields, built once per class.
 
     DRF deep-copies a serializer's declared fields for every instance; for the lookups' four or
@@ -22,7 +22,7 @@ class QueryParams(serializers.Serializer):
     _shared: ClassVar[BindingDict | None] = None
 
     @property
-    def fields(self) -> BindingDict:  # type: ignore[override]
+    def fields(self) -> BindingDict:
         cls = type(self)
         shared = cls.__dict__.get("_shared")
         if shared is None:
@@ -39,7 +39,10 @@ MIN_YEAR, MAX_YEAR = 1900, 2100
 9999-12-31, whose next day does not exist), refused as a 400 at every door."""
 
 
-def year_checked(value: date | datetime) -> date | datetime:
+_Day = TypeVar("_Day", bound=date)
+
+
+def year_checked(value: _Day) -> _Day:
     if not MIN_YEAR <= value.year <= MAX_YEAR:
         raise serializers.ValidationError(
             _("A date between %(min_year)s and %(max_year)s.")

@@ -15,7 +15,7 @@ VAR_DIR = BASE_DIR / "var"
 # The project-local cluster that scripts/db.sh starts listens on a socket only; its directory name
 # is derived from the checkout path exactly as in scripts/env.sh.
 RUN_DIR = Path("/tmp") / ("citygis-" + hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:10])
-LOCAL_DATABASE = {
+LOCAL_DATABASE: dj_database_url.DBConfig = {
     "ENGINE": "django.contrib.gis.db.backends.postgis",
     "NAME": "citygis",
     "USER": "citygis",

@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -24,6 +24,10 @@ from rest_framework import exceptions
 from rest_framework.throttling import AnonRateThrottle
 
 from gis.exceptions import ApplicationError, TooManyRequests, error_body
+
+if TYPE_CHECKING:  # rest_framework.views reads the settings' authentication, which imports us
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 FAILURE_KEY = "citygis:authfail:{ip}"
 FAILURE_START_KEY = "citygis:authfail-start:{ip}"
@@ -54,7 +58,7 @@ def axes_ip(request: HttpRequest) -> str | None:
     return request_ip(request) or None
 
 
-def scope_ip(scope: Mapping) -> str:
+def scope_ip(scope: Mapping[str, Any]) -> str:
     """``client_ip`` of an ASGI request (the tile and lookup front)."""
     client = scope.get("client") or ("", 0)
     forwarded = dict(scope.get("headers") or []).get(b"x-forwarded-for", b"")
@@ -63,10 +67,10 @@ def scope_ip(scope: Mapping) -> str:
 
 def failures_wait(ip: str) -> int:
     """Seconds until ``ip`` may try a secret again; 0 while it is under the limit."""
-    failures = cache.get(FAILURE_KEY.format(ip=ip), 0)
+    failures: int = cache.get(FAILURE_KEY.format(ip=ip), 0)
     if failures < settings.AUTH_FAILURE_LIMIT:
         return 0
-    started = cache.get(FAILURE_START_KEY.format(ip=ip), time.time())
+    started: float = cache.get(FAILURE_START_KEY.format(ip=ip), time.time())
     return max(1, math.ceil(started + settings.AUTH_FAILURE_WINDOW_S - time.time()))
 
 
@@ -122,12 +126,12 @@ class AnonWriteThrottle(AnonRateThrottle):
 
     scope = "anon_write"
 
-    def allow_request(self, request, view) -> bool:
+    def allow_request(self, request: Request, view: APIView) -> bool:
         if request.method in ("GET", "HEAD", "OPTIONS") or getattr(view, "throttle_exempt", False):
             return True
         return super().allow_request(request, view)
 
-    def get_ident(self, request) -> str:
+    def get_ident(self, request: Request) -> str:
         return request_ip(request)
 
 

@@ -1,5 +1,7 @@
 """The admin's map widget: OpenLayers served by us, drawn over our own vector tiles."""
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.gis.forms import OSMWidget
 
@@ -18,7 +20,7 @@ class CityMapWidget(OSMWidget):
         css = {"all": ("vendor/ol.css", "gis/css/ol3.css")}
         js = ("vendor/ol.js", "gis/js/OLMapWidget.js", "citygis/map_widget.js")
 
-    def __init__(self, attrs=None):
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         lon, lat, zoom = settings.MAP_CENTER
         super().__init__(
             attrs={
@@ -29,8 +31,8 @@ class CityMapWidget(OSMWidget):
             }
         )
 
-    def get_context(self, name, value, attrs):
-        context = super().get_context(name, value, attrs)
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context: dict[str, Any] = super().get_context(name, value, attrs)
         options = {
             "geom_name": context["geom_type"],
             "id": context["id"],

@@ -1,7 +1,12 @@
 """Admin for the base layers, with map widgets, search and filters; the apps add theirs."""
 
+from __future__ import annotations
+
 from django.contrib import admin
 from django.contrib.gis.admin import GISModelAdmin
+from django.db.models import Model
+from django.forms import ModelForm
+from django.http import HttpRequest
 
 from gis.widgets import CityMapWidget
 from layers.layer_specs import SPECS
@@ -9,20 +14,22 @@ from layers.models import BusRouteStop, Organisation
 from layers.registry import LayerSpec
 
 
-class LayerAdmin(GISModelAdmin):
+class LayerAdmin(GISModelAdmin):  # type: ignore[type-arg]  # not subscriptable at run time
     gis_widget = CityMapWidget
     readonly_fields = ("created_at", "updated_at")
     list_per_page = 50
     show_full_result_count = False
 
-    def save_model(self, request, obj, form, change) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Model, form: ModelForm[Model], change: bool
+    ) -> None:
         # The search keys are derived from the address and name fields, as on import.
         if hasattr(obj, "refresh_search_key"):
             obj.refresh_search_key()
         super().save_model(request, obj, form, change)
 
 
-class BusRouteStopInline(admin.TabularInline):
+class BusRouteStopInline(admin.TabularInline):  # type: ignore[type-arg]  # as LayerAdmin
     model = BusRouteStop
     extra = 0
     raw_id_fields = ("stop",)
@@ -59,7 +66,7 @@ for spec in SPECS:
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]  # as LayerAdmin
     list_display = ("name", "kind", "email", "phone")
     list_filter = ("kind",)
     search_fields = ("name", "email")

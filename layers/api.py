@@ -67,7 +67,7 @@ class SearchQuerySerializer(QueryParams):
         return lon, lat
 
 
-class SearchHitSerializer(serializers.Serializer):
+class SearchHitSerializer(serializers.Serializer[Any]):
     layer = serializers.CharField(help_text="The layer's name in the registry: buildings, yards…")
     id = serializers.IntegerField()
     address = serializers.CharField(help_text="The address, or a named object's name.")
@@ -86,12 +86,12 @@ class SearchHitSerializer(serializers.Serializer):
     )
 
 
-class ParsedQuerySerializer(serializers.Serializer):
+class ParsedQuerySerializer(serializers.Serializer[Any]):
     street = serializers.CharField(help_text="The query's street key: 'ленина ул', 'charles n st'.")
     housenumber = serializers.CharField(help_text="The query's house key: '12к2', '16с1', '12a'.")
 
 
-class SearchResponseSerializer(serializers.Serializer):
+class SearchResponseSerializer(serializers.Serializer[Any]):
     parsed = ParsedQuerySerializer()
     results = SearchHitSerializer(many=True)
 

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gis.exceptions import validated
+from gis.exceptions import BadQuery, validated
 from gis.parsers import JSONParser
 from gis.roles import viewer_for
 from gis.serializers import QueryParams
@@ -23,7 +23,6 @@ from layers.selectors import (
     MAX_BUFFER_M,
     MAX_RADIUS_M,
     MAX_RESULTS,
-    BadQuery,
     area_from_geojson,
     object_card,
     objects_along,
@@ -35,14 +34,14 @@ from layers.selectors import (
 class LayerListField(serializers.CharField):
     """A comma list of layer names: ``buildings,yards``."""
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> list[str]:  # type: ignore[override]  # text in, a list out
         names = [n.strip() for n in super().to_internal_value(data).split(",") if n.strip()]
         if not names:
             raise serializers.ValidationError(_("Name at least one layer."))
         return names
 
 
-def _query(serializer_class: type[serializers.Serializer], request: Request) -> dict:
+def _query(serializer_class: type[serializers.Serializer[Any]], request: Request) -> dict[str, Any]:
     return validated(
         serializer_class(data=request.query_params),
         error=BadQuery,

@@ -11,6 +11,9 @@ the browsable API and browser sessions, and document both in OpenAPI.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from psycopg_pool import AsyncConnectionPool
 
 from gis.prepared import prepared_rows_async
@@ -25,7 +28,7 @@ from layers.selectors import nearby_json, nearby_plan
 
 
 async def _answer(plan: SearchPlan, pool: AsyncConnectionPool) -> str:
-    rows = []
+    rows: Sequence[tuple[Any, ...]] = []
     if plan.statement is not None:
         rows = await prepared_rows_async(pool, plan.statement, plan.params)
     return search_json(plan, rows)

@@ -44,10 +44,11 @@ GEOJSON_ANNOTATION = "geometry_geojson"
 in PostGIS): feature() then uses it instead of converting the GEOS geometry in Python."""
 
 
-def with_geojson(rows: models.QuerySet, spec: LayerSpec) -> models.QuerySet:
+def with_geojson(rows: models.QuerySet[Any], spec: LayerSpec) -> models.QuerySet[Any]:
     """Rows whose geometry comes as GeoJSON made by PostGIS, for feature(), and not as GEOS."""
     column = spec.geometry_field.name
-    return rows.annotate(**{GEOJSON_ANNOTATION: AsGeoJSON(column)}).defer(column)
+    annotated: models.QuerySet[Any] = rows.annotate(**{GEOJSON_ANNOTATION: AsGeoJSON(column)})
+    return annotated.defer(column)
 
 
 def feature(

@@ -9,6 +9,7 @@ project's ``{"error": {...}}`` JSON whatever the format asked for.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from django.http import HttpResponse
@@ -21,6 +22,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -56,13 +58,14 @@ class ErrorsAsJson(BaseContentNegotiation):
     ``Accept: application/geo+json`` never becomes DRF's 406.
     """
 
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
-        return parsers[0] if parsers else None
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
     def select_renderer(
-        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> tuple[BaseRenderer, str]:
-        return renderers[0], renderers[0].media_type
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 def _accept_quality(accept: str, media_types: tuple[str, ...]) -> float:
@@ -321,7 +324,9 @@ class CollectionApi(OgcApi):
         viewer = viewer_for(request.user)
         spec = get_layer(collection_id, viewer)
         doc = ogc.collection_describe(spec=spec, viewer=viewer, base=ogc_base(request))
-        return ogc_response(request, doc, media_type=ogc.JSON, page="collection", title=spec.title)
+        return ogc_response(
+            request, doc, media_type=ogc.JSON, page="collection", title=str(spec.title)
+        )
 
 
 class QueryablesApi(OgcApi):
@@ -380,7 +385,9 @@ class ItemsApi(OgcApi):
         doc = ogc.items_page(
             spec=spec, viewer=viewer, query=query, base=ogc_base(request), params=params
         )
-        return ogc_response(request, doc, media_type=ogc.GEOJSON, page="items", title=spec.title)
+        return ogc_response(
+            request, doc, media_type=ogc.GEOJSON, page="items", title=str(spec.title)
+        )
 
 
 class ItemApi(OgcApi):

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.gis.geos import MultiPolygon, Polygon
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.expressions import OrderBy
@@ -65,8 +66,8 @@ class Queryable:
     schema: dict[str, Any]
 
 
-def _field_schema(field: models.Field) -> dict[str, Any]:
-    if isinstance(field, models.GeneratedField):
+def _field_schema(field: models.Field[Any, Any]) -> dict[str, Any]:
+    if isinstance(field, models.GeneratedField) and field.output_field is not None:
         field = field.output_field
     if field.is_relation:
         schema: dict[str, Any] = {"type": "string", "description": "Name of the related record"}
@@ -108,11 +109,14 @@ def queryables_for(*, spec: LayerSpec, viewer: Viewer) -> dict[str, Queryable]:
     }
     for name in spec.properties_for(viewer):
         field = spec.model._meta.get_field(name)
+        if not isinstance(field, models.Field):
+            raise ImproperlyConfigured(f"layer {spec.name!r}: {name!r} is a reverse relation")
         lookup = name
         if field.is_relation:
             # Shown as the related record's name (layers.geojson), so filtered on it too; a
             # related model without a name column is shown but cannot be queried.
-            if "name" not in {f.name for f in field.related_model._meta.concrete_fields}:
+            related = field.related_model
+            if related is None or "name" not in {f.name for f in related._meta.concrete_fields}:
                 continue
             lookup = f"{name}__name"
         schema = _field_schema(field)
@@ -193,6 +197,7 @@ def bbox_parse(*, text: str) -> Polygon | MultiPolygon:
     )
     if south > north:
         raise BadQuery("bbox", _("bbox must have south ≤ north."))
+    area: Polygon | MultiPolygon
     if west <= east:
         area = _box(west, south, east, north)
     else:

@@ -276,7 +276,7 @@ def items_query_parse(*, spec: LayerSpec, viewer: Viewer, params: Mapping[str, s
         cql = filter_parse(text=params["filter"], queryables=queryables)
         filter_check(spec=spec, where=cql)
         where &= cql
-    order_by = ()
+    order_by: tuple[OrderBy, ...] = ()
     if params.get("sortby", "").strip():
         order_by = sortby_parse(text=params["sortby"], queryables=queryables)
     properties = None

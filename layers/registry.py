@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.gis.db.models import GeometryField
 from django.db import models
@@ -19,6 +20,9 @@ from psycopg import sql
 
 from gis.exceptions import Forbidden, NotFound, Unauthorized
 from gis.roles import Role, Viewer
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise
 
 EVERYONE = frozenset(Role)
 STAFF = frozenset({Role.OPERATOR, Role.PLANNER})
@@ -38,7 +42,7 @@ class LayerSpec:
 
     name: str
     """Key in URLs, MVT layer name, OGC collection id."""
-    title: str
+    title: _StrOrPromise
     """What a person reads (a lazy translation: it speaks the request's language)."""
     model: type[models.Model]
     geometry_type: str
@@ -62,7 +66,7 @@ class LayerSpec:
     """Text fields searched by name (the admin; the address search uses ``search_key``)."""
     list_filter: tuple[str, ...] = ()
     datetime_field: str | None = None
-    description: str = ""
+    description: _StrOrPromise = ""
     scope_field: str | None = None
     """Organisation foreign key that scopes rows for contractors: a contractor sees only the
     rows of its own organisation (its permits); other roles that see the layer see all rows."""
@@ -82,7 +86,7 @@ class LayerSpec:
     the choices' own labels in every interface language."""
 
     @property
-    def geometry_field(self) -> GeometryField:
+    def geometry_field(self) -> GeometryField[Any, Any]:
         return next(f for f in self.model._meta.concrete_fields if isinstance(f, GeometryField))
 
     @property
@@ -113,7 +117,7 @@ class LayerSpec:
     def is_scoped_for(self, viewer: Viewer) -> bool:
         return self.scope_field is not None and viewer.role == Role.CONTRACTOR
 
-    def queryset_for(self, viewer: Viewer) -> models.QuerySet:
+    def queryset_for(self, viewer: Viewer) -> models.QuerySet[Any]:
         """The rows this viewer may see; callers must have checked ``visible_to``."""
         qs = self.model._default_manager.all()
         if self.is_scoped_for(viewer):

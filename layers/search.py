@@ -51,9 +51,9 @@ from layers.addresses import (
     name_key,
     parse_address,
 )
-from layers.models import StreetAlias, StreetName
+from layers.models import NameKeyMixin, StreetAlias, StreetName
 from layers.registry import LAYERS, LayerSpec, get_layer, layers_for
-from layers.sql import QUERY_POINT
+from layers.sql import QUERY_POINT, column, scope_column
 
 MIN_QUERY_CHARS = 2
 MAX_QUERY_CHARS = 200
@@ -128,7 +128,7 @@ def search_layers(*, viewer: Viewer, names: Sequence[str] | None) -> list[LayerS
 
 
 def _column(spec: LayerSpec, name: str) -> sql.Composable:
-    return sql.SQL("t.{}").format(sql.Identifier(spec.model._meta.get_field(name).column))
+    return sql.SQL("t.{}").format(sql.Identifier(column(spec.model._meta.get_field(name))))
 
 
 def _words(spec: LayerSpec, names: Sequence[str], sep: str) -> sql.Composable:
@@ -154,13 +154,15 @@ def _address_label(spec: LayerSpec) -> sql.Composable:
 
 
 def _name_label(spec: LayerSpec) -> sql.Composable:
-    return _words(spec, spec.model.name_fields, " ")
+    # A layer searched by name keeps a name key: its model is a NameKeyMixin.
+    names = spec.model.name_fields if issubclass(spec.model, NameKeyMixin) else ("name",)
+    return _words(spec, names, " ")
 
 
 def _scope(spec: LayerSpec, scoped: bool) -> sql.Composable:
     if not scoped:
         return sql.SQL("")
-    return sql.SQL(" AND {} = %(organisation)s").format(_column(spec, spec.scope_field))
+    return sql.SQL(" AND t.{} = %(organisation)s").format(sql.Identifier(scope_column(spec)))
 
 
 def _distance(geom: sql.Composable, near: bool) -> sql.Composable:
@@ -182,8 +184,8 @@ def _select(
     """The select list (after SELECT) every branch shares, so that the branches UNION."""
     # A branch selects from the table itself (t) or from a lateral sub-select (n, its geometry
     # as "geom").
-    column = spec.geometry_field.column if alias == "t" else "geom"
-    geom = sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(column))
+    geom_column = column(spec.geometry_field) if alias == "t" else "geom"
+    geom = sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(geom_column))
     return sql.SQL(
         "{layer}::text AS layer, {order} AS lo, {a}.id, {label} AS label, {geom} AS geom, "
         "{tier} AS tier, ({sim})::float8 AS sim, {diff} AS diff, {dist} AS dist"
@@ -212,7 +214,7 @@ def _inner_rows(
         "WHERE t.street_key = s.key AND {where}{scope} ORDER BY {order} LIMIT %(lim)s)"
     ).format(
         label=_address_label(spec),
-        geom=sql.Identifier(spec.geometry_field.column),
+        geom=sql.Identifier(column(spec.geometry_field)),
         table=sql.Identifier(spec.model._meta.db_table),
         where=where,
         scope=_scope(spec, scoped),
@@ -388,7 +390,7 @@ def search_statement(
         )
     if not branches:
         return None
-    streets = sql.SQL("")
+    streets: sql.Composable = sql.SQL("")
     if addressed:
         # The street keys the houses carry, and those reached by another name of the street
         # (StreetAlias: its name in another language, its old name), each at its best match.
@@ -603,7 +605,8 @@ def search_json(plan: SearchPlan, rows: Sequence[tuple[Any, ...]]) -> str:
     if plan.statement is None:
         parsed = {"street": plan.parsed.street, "housenumber": plan.parsed.housenumber}
         return orjson.dumps({"parsed": parsed, "results": []}).decode()
-    return rows[0][0]
+    text: str = rows[0][0]
+    return text
 
 
 def _top_score(text: str) -> float:

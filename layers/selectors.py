@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
 import shapely
@@ -40,7 +40,7 @@ from gis.roles import Viewer
 from layers.geojson import feature, related_fields, with_geojson
 from layers.models import District
 from layers.registry import LAYERS, LayerSpec, get_layer, layers_for
-from layers.sql import QUERY_POINT, label_expression, property_expression
+from layers.sql import QUERY_POINT, column, label_expression, property_expression, scope_column
 
 METRES_PER_DEGREE = 111_320.0
 MAX_RADIUS_M = 5_000.0
@@ -96,15 +96,17 @@ def _visible(viewer: Viewer, names: Iterable[str] | None) -> list[LayerSpec]:
     return [get_layer(name, viewer) for name in names]
 
 
-def _near(spec: LayerSpec, viewer: Viewer, geom: GEOSGeometry, metres: float) -> models.QuerySet:
+def _near(
+    spec: LayerSpec, viewer: Viewer, geom: GEOSGeometry, metres: float
+) -> models.QuerySet[Any]:
     """Rows within ``metres`` of ``geom`` (geodesic), nearest first, with ``distance_m``."""
-    column = spec.geometry_field.name
+    geom_name = spec.geometry_field.name
     lat = geom.centroid.y
-    qs = (
+    qs: models.QuerySet[Any] = (
         spec.queryset_for(viewer)
         .select_related(*related_fields(spec, viewer))
-        .filter(**{f"{column}__dwithin": (geom, degrees_for(metres, lat))})
-        .annotate(distance_m=GeodesicDistance(column, geom))
+        .filter(**{f"{geom_name}__dwithin": (geom, degrees_for(metres, lat))})
+        .annotate(distance_m=GeodesicDistance(geom_name, geom))
         .filter(distance_m__lte=metres)
     )
     return qs.order_by("distance_m", "pk")
@@ -129,7 +131,12 @@ def _districts_covering(point: Any) -> models.QuerySet[District]:
     return District.objects.filter(geom__covers=point).order_by(*DISTRICT_ORDER)
 
 
-def district_of(geom: GEOSGeometry | None) -> dict[str, Any] | None:
+class DistrictRef(TypedDict):
+    id: int
+    name: str
+
+
+def district_of(geom: GEOSGeometry | None) -> DistrictRef | None:
     """The district (``{"id", "name"}``) a point on the geometry lies in; None outside all."""
     if geom is None or geom.empty:
         return None
@@ -208,7 +215,7 @@ def city_check(geom: GEOSGeometry | None, *, field: str, what: str) -> None:
         )
 
 
-def with_district(qs: models.QuerySet, *, geom_field: str = "geom") -> models.QuerySet:
+def with_district(qs: models.QuerySet[Any], *, geom_field: str = "geom") -> models.QuerySet[Any]:
     """Rows annotated with ``district``: ``{"id", "name"}`` of the district they lie in, or None.
 
     One correlated subquery per row on a point on the row's geometry (a point on surface: inside
@@ -217,7 +224,10 @@ def with_district(qs: models.QuerySet, *, geom_field: str = "geom") -> models.Qu
     # A plain Func: GeoFunc (PointOnSurface) cannot read the SRID of an OuterRef.
     point = Func(OuterRef(geom_field), function="ST_PointOnSurface", output_field=GeometryField())
     covering = _districts_covering(point)
-    return qs.annotate(district=Subquery(covering.values(ref=JSONObject(id="pk", name="name"))[:1]))
+    annotated: models.QuerySet[Any] = qs.annotate(
+        district=Subquery(covering.values(ref=JSONObject(id="pk", name="name"))[:1])
+    )
+    return annotated
 
 
 # --- the object card -------------------------------------------------------------------------
@@ -362,12 +372,12 @@ def nearby_statement(layers: tuple[tuple[str, tuple[str, ...], bool], ...]) -> s
     candidates, features = [], []
     for name, properties, scoped in layers:
         spec = LAYERS[name]
-        geom = sql.Identifier(spec.geometry_field.column)
+        geom = sql.Identifier(column(spec.geometry_field))
         table = sql.Identifier(spec.model._meta.db_table)
         where = [sql.SQL("ST_DWithin(t.{}, {}, %(degrees)s)").format(geom, QUERY_POINT)]
         if scoped:
-            column = spec.model._meta.get_field(spec.scope_field).column
-            where.append(sql.SQL("t.{} = %(organisation)s").format(sql.Identifier(column)))
+            scope = sql.Identifier(scope_column(spec))
+            where.append(sql.SQL("t.{} = %(organisation)s").format(scope))
         candidates.append(
             sql.SQL(
                 "(SELECT {name}::text AS layer, t.id, "
@@ -461,7 +471,8 @@ def nearby_plan(
 
 def nearby_json(rows: Sequence[tuple[Any, ...]]) -> str:
     """The FeatureCollection of a nearby statement's one row, as JSON text."""
-    return rows[0][0]
+    text: str = rows[0][0]
+    return text
 
 
 def objects_nearby(
@@ -477,7 +488,10 @@ def objects_nearby(
     plan = nearby_plan(
         lon=lon, lat=lat, radius_m=radius_m, viewer=viewer, layers=layers, limit=limit
     )
-    return orjson.loads(nearby_json(prepared_rows(plan.statement, plan.params)))
+    collection: dict[str, Any] = orjson.loads(
+        nearby_json(prepared_rows(plan.statement, plan.params))
+    )
+    return collection
 
 
 def area_from_geojson(data: Any) -> GEOSGeometry:

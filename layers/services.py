@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 
 from django.db import connection, models, transaction
 from psycopg import sql
@@ -13,6 +13,7 @@ from psycopg import sql
 from layers.addresses import street_key
 from layers.models import Building, Street, StreetAlias, StreetName
 from layers.registry import LayerSpec
+from layers.sql import column
 from layers.triggers import addressed_layers
 
 KEY_FIELDS = ("search_key", "street_key", "house_key", "house_number", "name_key")
@@ -26,18 +27,26 @@ class KeysRefreshed:
     changed: int
 
 
-def keyed_fields(model: type[models.Model]) -> list[models.Field]:
+class SearchKeyed(Protocol):
+    """A row that keeps stored search keys (``layers.models``' key mixins and their models)."""
+
+    pk: Any
+
+    def refresh_search_key(self) -> None: ...
+
+
+def keyed_fields(model: type[models.Model]) -> list[models.Field[Any, Any]]:
     """The stored search-key fields of a model, in ``KEY_FIELDS`` order (none: not searchable)."""
     fields = {f.name: f for f in model._meta.concrete_fields}
     return [fields[name] for name in KEY_FIELDS if name in fields]
 
 
-def _update_statement(model: type[models.Model], fields: list[models.Field]) -> str:
+def _update_statement(model: type[models.Model], fields: list[models.Field[Any, Any]]) -> str:
     # One UPDATE … FROM unnest(arrays) per batch: Django's bulk_update writes a CASE with a WHEN
     # per row for every column, quadratic in the batch size; this is one join on the primary key.
     # Only rows whose keys differ are written, so a second run touches nothing (and fires no
     # tile purge).
-    columns = [sql.Identifier(f.column) for f in fields]
+    columns = [sql.Identifier(column(f)) for f in fields]
     types = [
         sql.SQL("integer[]" if isinstance(f, models.IntegerField) else "text[]") for f in fields
     ]
@@ -78,10 +87,11 @@ def search_keys_refresh(
     last = 0
     queryset = model._default_manager.defer(spec.geometry_field.name).order_by("pk")
     while True:
-        objs = list(queryset.filter(pk__gt=last)[:batch])
+        # A model with key fields has the mixin that refreshes them (keyed_fields above).
+        objs = cast(list[SearchKeyed], list(queryset.filter(pk__gt=last)[:batch]))
         if not objs:
             break
-        columns: list[list] = [[] for _ in fields]
+        columns: list[list[Any]] = [[] for _ in fields]
         ids = []
         for obj in objs:
             obj.refresh_search_key()
@@ -239,7 +249,7 @@ def layer_cluster(*, spec: LayerSpec) -> LayerClustered | None:
                 .format(
                     index=index,
                     table=sql.Identifier(table),
-                    geom=sql.Identifier(spec.geometry_field.column),
+                    geom=sql.Identifier(column(spec.geometry_field)),
                 )
                 .as_string()
             )

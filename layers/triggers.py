@@ -9,6 +9,8 @@ Keys no row uses any more are dropped by ``layers.services.street_names_refresh`
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connection
 from psycopg import sql
 
@@ -38,7 +40,7 @@ $$;
 """
 
 
-def install_street_name_triggers(**_kwargs) -> None:
+def install_street_name_triggers(**_kwargs: Any) -> None:
     """(Re)create the function and the triggers on every addressed table; idempotent."""
     statements: list[sql.Composable] = [
         sql.SQL(FUNCTION).format(table=sql.Identifier(StreetName._meta.db_table))

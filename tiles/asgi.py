@@ -20,7 +20,6 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from http.cookies import CookieError, SimpleCookie
 from importlib import import_module
-from types import SimpleNamespace
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -30,6 +29,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.db import close_old_connections, connections
+from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -54,6 +54,7 @@ from gis.middleware import (
 )
 from gis.prepared import configure_async
 from gis.roles import PUBLIC, Viewer, viewer_for, viewer_of
+from gis.spatial import TileAddress
 from gis.throttling import failure_record, failures_wait, refused, scope_ip
 from layers.registry import layers_purged_with
 from tiles.cache import CachedTile, LocalTileCache, parse_purge_payload
@@ -127,8 +128,8 @@ class TileServer:
         self.redis: RedisTileCache | None = None
         self.pool: AsyncConnectionPool | None = None
         self._started: asyncio.Lock | None = None
-        self._listener: asyncio.Task | None = None
-        self._tokens: dict[str, tuple[Viewer, float]] = {}
+        self._listener: asyncio.Task[None] | None = None
+        self._tokens: dict[tuple[str, str], tuple[Viewer, float]] = {}
         # Resolved layer lists per viewer: the registry is fixed for the process's life.
         self._tilesets: dict[tuple[str, Viewer], TileSet] = {}
 
@@ -260,7 +261,7 @@ class TileServer:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _tile(self, scope: Scope, send: Send, match: re.Match) -> None:
+    async def _tile(self, scope: Scope, send: Send, match: re.Match[str]) -> None:
         headers = dict(scope["headers"])
         try:
             if self.pool is None:
@@ -295,11 +296,12 @@ class TileServer:
                 await self.redis.put(key, cached.body)
         await self._send_tile(send, scope, headers, cached, public=tileset.is_public)
 
-    async def _render(self, tileset, tile) -> bytes:
+    async def _render(self, tileset: TileSet, tile: TileAddress) -> bytes:
         found = tileset.statement(tile)
         if found is None:
             return b""
         statement, params = found
+        assert self.pool is not None  # _tile started the pools
         async with self.pool.connection() as conn:
             cursor = await conn.execute(statement, params, binary=True)
             row = await cursor.fetchone()
@@ -323,6 +325,7 @@ class TileServer:
                 chosen=_cookie_value(headers.get(b"cookie", b""), settings.LANGUAGE_COOKIE_NAME),
                 accept_language=headers.get(b"accept-language", b""),
             )
+            assert self.lookup_pool is not None  # _start opens it when there are routes
             body = await route(query, viewer, self.lookup_pool, language)
         except ApplicationError as exc:
             payload = error_body(exc.message, code=exc.code, **exc.extra)
@@ -470,8 +473,9 @@ async def _in_django(fn: Callable[..., T], *args: Any) -> T:
 
 def _viewer_for_session(key: str) -> Viewer | None:
     """The viewer of a logged-in browser session, as Django's own middleware would find it."""
-    session = import_module(settings.SESSION_ENGINE).SessionStore(key)
-    user = get_user(SimpleNamespace(session=session))
+    request = HttpRequest()  # get_user reads only its session
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(key)
+    user = get_user(request)
     if not user.is_authenticated:
         return None
     return viewer_for(user)

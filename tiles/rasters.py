@@ -78,6 +78,7 @@ def raster_tile_render(*, raster: Raster, tile: TileAddress, colormap: str | Non
             for lo, hi in zip(raster.band_min, raster.band_max, strict=True)
         ]
     )
-    return image.render(
+    png: bytes = image.render(
         img_format="PNG", add_mask=True, colormap=cmap.get(colormap) if colormap else None
     )
+    return png

@@ -8,10 +8,12 @@ Layout under a per-database prefix: one hash per tile, ``t:z/x/y``, whose fields
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import cast
 
 import redis.asyncio as redis
 
-from tiles.cache import ENUMERATE_LIMIT, Box, key_tile, tile_ranges
+from gis.spatial import Bbox as Box
+from tiles.cache import ENUMERATE_LIMIT, key_tile, tile_ranges
 
 TTL_S = 24 * 3600  # a safety net; purges keep tiles fresh
 
@@ -48,7 +50,8 @@ class RedisTileCache:
 
     async def get(self, key: str) -> bytes | None:
         field = key.rsplit("|", 1)[0]
-        return await self.client.hget(self._tile_key(*key_tile(key)), field)
+        body = await self.client.hget(self._tile_key(*key_tile(key)), field)
+        return cast("bytes | None", body)  # decode_responses is off: Redis answers bytes
 
     async def put(self, key: str, body: bytes) -> None:
         z, x, y = key_tile(key)

@@ -68,7 +68,7 @@ class TileSet:
             tuple(spec.is_scoped_for(self.viewer) for spec in shown),
             tile.z < SIMPLIFY_BELOW_ZOOM,
         )
-        params = {"z": tile.z, "x": tile.x, "y": tile.y}
+        params: dict[str, Any] = {"z": tile.z, "x": tile.x, "y": tile.y}
         if any(spec.is_scoped_for(self.viewer) for spec in shown):
             params["organisation"] = self.viewer.organisation_id
         return statement, params
@@ -127,7 +127,7 @@ def field_type(spec: LayerSpec, name: str) -> str:
     field = spec.model._meta.get_field(name)
     if field.is_relation:
         return "String"
-    if isinstance(field, models.GeneratedField):
+    if isinstance(field, models.GeneratedField) and field.output_field is not None:
         field = field.output_field
     if isinstance(field, models.IntegerField | models.FloatField | models.DecimalField):
         return "Number"
@@ -139,7 +139,8 @@ def layer_bounds(spec: LayerSpec) -> Bbox | None:
     now = time.monotonic()
     cached = _bounds.get(spec.name)
     if cached is None or cached[0] < now:
-        extent = spec.model.objects.aggregate(extent=Extent(spec.geometry_field.name))["extent"]
+        rows = spec.model._default_manager
+        extent = rows.aggregate(extent=Extent(spec.geometry_field.name))["extent"]
         cached = _bounds[spec.name] = (now + BOUNDS_TTL_S, extent)
     return cached[1]
 

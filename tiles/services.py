@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -93,7 +94,9 @@ def _export_layers(names: Sequence[str]) -> list[LayerSpec]:
     return specs
 
 
-def _export_metadata(specs: Sequence[LayerSpec], *, minzoom: int, maxzoom: int, bbox: Bbox) -> dict:
+def _export_metadata(
+    specs: Sequence[LayerSpec], *, minzoom: int, maxzoom: int, bbox: Bbox
+) -> dict[str, Any]:
     vector_layers = [
         {
             **vector_layer(spec, PUBLIC),
@@ -304,7 +307,7 @@ def _band_stats(src: rasterio.DatasetReader) -> tuple[list[float], list[float]]:
     return lows, highs
 
 
-def _raster_facts(path: Path) -> dict:
+def _raster_facts(path: Path) -> dict[str, Any]:
     """What the Raster row records about a file, after checking it is a GeoTIFF we can serve."""
     try:
         src = rasterio.open(path)

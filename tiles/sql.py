@@ -17,7 +17,7 @@ from psycopg import sql
 
 from gis.spatial import STORAGE_SRID
 from layers.registry import LAYERS, LayerSpec
-from layers.sql import property_expression
+from layers.sql import column, property_expression, scope_column
 
 EXTENT = 4096
 BUFFER = 64
@@ -40,7 +40,7 @@ def layer_select(
     spec: LayerSpec, properties: tuple[str, ...], *, scoped: bool, simplify: bool
 ) -> sql.Composed:
     """The sub-select that yields one MVT layer (NULL when no feature falls in the tile)."""
-    geom = sql.Identifier(spec.geometry_field.column)
+    geom = sql.Identifier(column(spec.geometry_field))
     projected = sql.SQL("ST_Transform(t.{}, 3857)").format(geom)
     if simplify and spec.geometry_type not in ("Point", "MultiPoint"):
         # Half a pixel of the 4096 grid at this zoom, in metres; points pass through unchanged.
@@ -54,8 +54,8 @@ def layer_select(
         ).format(geom=geom, margin=sql.Literal(BUFFER / EXTENT), srid=sql.Literal(STORAGE_SRID))
     ]
     if scoped:
-        column = spec.model._meta.get_field(spec.scope_field).column
-        where.append(sql.SQL("t.{} = %(organisation)s").format(sql.Identifier(column)))
+        scope = sql.Identifier(scope_column(spec))
+        where.append(sql.SQL("t.{} = %(organisation)s").format(scope))
     return sql.SQL(
         "(SELECT ST_AsMVT(q, {name}, {extent}, 'geom', 'id') FROM ("
         "SELECT t.id, {columns}"

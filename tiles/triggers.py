@@ -11,10 +11,13 @@ change: the layers it is ``fed_by`` announce its changes, and the purge extends 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connection
 from psycopg import sql
 
 from layers.registry import LAYERS, LayerSpec
+from layers.sql import column
 
 CHANNEL = "citygis_tiles"
 
@@ -61,7 +64,7 @@ def tile_columns(spec: LayerSpec) -> list[str]:
         + spec.staff_properties
         + (spec.geometry_field.name,)
     )
-    return sorted({spec.model._meta.get_field(name).column for name in names})
+    return sorted({column(spec.model._meta.get_field(name)) for name in names})
 
 
 def views(tables: list[str]) -> set[str]:
@@ -75,7 +78,7 @@ def views(tables: list[str]) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def install_purge_triggers(**_kwargs) -> None:
+def install_purge_triggers(**_kwargs: Any) -> None:
     """(Re)create the trigger function and the triggers of every registry table; idempotent."""
     statements: list[sql.Composable] = [sql.SQL(FUNCTION)]
     skipped = views([spec.model._meta.db_table for spec in LAYERS.values()])

@@ -458,6 +458,13 @@ def test_cql2_comparison_and_like(city):
     assert ids(items("buildings", filter="street LIKE 'Mai_'")) == []
 
 
+@pytest.mark.parametrize("pattern", ["5", "flats", "CASEI('main%')"])
+def test_cql2_like_takes_only_a_text_pattern(city, pattern):
+    response = get("/ogc/collections/buildings/items", filter=f"street LIKE {pattern}")
+    assert response.status_code == 400
+    assert error(response)["message"] == "LIKE needs a text pattern on its right."
+
+
 def test_cql2_in_between_null_not_and_property_property(city):
     assert set(ids(items("buildings", filter="flats IN (5, 40)"))) == {
         city["main3"].pk,

@@ -1,6 +1,8 @@
 """manage.py create_user --role R --username U [--organisation NAME]: prints the API token."""
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from gis.roles import Role
 from gis.services import user_create_or_update
@@ -9,7 +11,7 @@ from gis.services import user_create_or_update
 class Command(BaseCommand):
     help = "Create (or update) a user with a role and print the user's API token."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--role", required=True, choices=[r.value for r in Role])
         parser.add_argument("--username", required=True)
         parser.add_argument(
@@ -19,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--password", help="Also allow admin login with this password")
         parser.add_argument("--staff", action="store_true", help="Allow the admin site")
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         try:
             _, token = user_create_or_update(
                 username=opts["username"],

@@ -15,9 +15,11 @@ import contextlib
 import logging
 import signal
 import time
+from typing import Any
 
+import procrastinate
 import psycopg
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 from procrastinate.contrib.django import app, django_connector
 from procrastinate.exceptions import ConnectorException
@@ -31,7 +33,7 @@ STEADY_S = 60.0
 DATABASE_GONE = (ConnectorException, psycopg.OperationalError, DatabaseError)
 
 
-def worker_app() -> contextlib.AbstractContextManager:
+def worker_app() -> contextlib.AbstractContextManager[procrastinate.App]:
     """The app on a connector of its own, as ``manage.py procrastinate worker`` runs it."""
     if isinstance(app.connector, django_connector.DjangoConnector):
         return app.replace_connector(app.connector.get_worker_connector())
@@ -72,10 +74,10 @@ async def run_until_signal(concurrency: int) -> bool:
 class Command(BaseCommand):
     help = "Run the job worker; start it again after the database went away."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--concurrency", type=int, default=2, help="jobs run at once")
 
-    def handle(self, *args, concurrency: int, **options) -> None:
+    def handle(self, *args: Any, concurrency: int, **options: Any) -> None:
         if concurrency < 1:
             raise CommandError(f"--concurrency must be 1 or more, not {concurrency}")
         wait = FIRST_WAIT_S

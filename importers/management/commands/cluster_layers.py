@@ -1,8 +1,9 @@
 """manage.py cluster_layers [--layer L …]: put layer tables in spatial order (CLUSTER)."""
 
 import time
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from importers.commands import ImportCommandMixin
 from layers.registry import LAYERS, source_layers
@@ -16,10 +17,10 @@ class Command(ImportCommandMixin, BaseCommand):
         "by plain SQL (the OSM and file importers do it themselves after a bulk load)."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         self.add_layer_argument(parser, default="every stored layer")
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         chosen = self.chosen_layers(opts, allowed=source_layers(), kind="stored")
         started = time.monotonic()
         done = []

@@ -1,8 +1,9 @@
 """manage.py refresh_search_keys [--layer L …]: recompute the stored search keys."""
 
 import time
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from importers.commands import ImportCommandMixin
 from layers.registry import LAYERS
@@ -20,10 +21,10 @@ class Command(ImportCommandMixin, BaseCommand):
         "the admin keep them up to date), then the tables of street names and their aliases."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         self.add_layer_argument(parser, default="every searchable one")
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         searchable = [name for name, spec in LAYERS.items() if keyed_fields(spec.model)]
         chosen = self.chosen_layers(opts, allowed=searchable, kind="searchable")
         started = time.monotonic()

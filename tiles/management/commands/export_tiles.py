@@ -1,8 +1,9 @@
 """manage.py export_tiles OUT.pmtiles --layers a,b --minzoom N --maxzoom N [--bbox W,S,E,N]."""
 
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from gis.exceptions import ApplicationError
 from gis.spatial import MAX_ZOOM, parse_bbox
@@ -16,7 +17,7 @@ class Command(ImportCommandMixin, BaseCommand):
         "tile for tile what /tiles/… serves the public."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("out", type=Path, help="the .pmtiles file to write (replaced)")
         parser.add_argument("--layers", required=True, help="comma list, e.g. buildings,streets")
         parser.add_argument("--minzoom", type=int, required=True)
@@ -27,7 +28,7 @@ class Command(ImportCommandMixin, BaseCommand):
             "west of Greenwich write --bbox=-76.6,…",
         )
 
-    def handle(self, *args, **opts):
+    def handle(self, *args: Any, **opts: Any) -> None:
         try:
             bbox = parse_bbox(opts["bbox"]) if opts["bbox"] else None
         except ValueError as exc:
