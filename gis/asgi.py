@@ -5,7 +5,7 @@ The lookups (address search, nearby) are in layers/asgi.py.
 Django runs as a WSGI application in a pool of threads (a2wsgi): a request crosses from the
 event loop to a thread once and runs its whole middleware chain and view there. Under Django's
 own ASGI handler every synchronous middleware and the view each cost a hand-off between the
-loop and a thread: about 3 ms more per request (README, "Measured" under the lookup API).
+loop and a thread: about 3 ms more per request (docs/benchmarks.md, "The server's floor").
 The tile server stays asynchronous: it is what the event loop is for.
 """
 

@@ -226,9 +226,9 @@ def layer_cluster(*, spec: LayerSpec) -> LayerClustered | None:
     Rows arrive in file or id order, so the features of one tile lie on about as many heap pages
     as there are features; in curve order (PostGIS's B-tree order of the rows' centroids) neighbours
     share pages. On the synthetic city's 300,000 buildings a z16 tile then costs PostgreSQL about a
-    fifth less (README, "Tile speed"). The B-tree index exists only for the rewrite. The table is
-    locked (ACCESS EXCLUSIVE) meanwhile, about 13 s for those 300,000 rows, so importers do it
-    only after a bulk load. None for a computed layer (a view).
+    fifth less (docs/benchmarks.md, "Vector tiles"). The B-tree index exists only for the
+    rewrite. The table is locked (ACCESS EXCLUSIVE) meanwhile, about 13 s for those 300,000 rows,
+    so importers do it only after a bulk load. None for a computed layer (a view).
     """
     if spec.computed:
         return None

@@ -41,7 +41,7 @@ echo
 echo "citygis: serving http://$HOST:$PORT/ with a job worker; e-mails in ${EMAIL_FILE_PATH:-var/mail}  (Ctrl-C stops)"
 # -v 0 --no-imports: else Django 5.2's shell prints its auto-imports first and this never matches.
 if [ "$("$PY" manage.py shell -v 0 --no-imports -c 'from django.conf import settings; print(settings.DEBUG)')" = True ]; then
-    echo "citygis: DEBUG is on (a demo on the project-local cluster): not for production, see README"
+    echo "citygis: DEBUG is on (a demo on the project-local cluster): not for production, see docs/admin/deployment.md"
 fi
 echo "citygis: answers to the hosts $ALLOWED_HOSTS"
 "$VENV/bin/gunicorn" gis.asgi:application \
