@@ -43,6 +43,7 @@ from importers.osm_mapping import DISTRICT_PLACES, STREET_CLASSES
 from importers.records import ImportReport, Record, records_validate, records_write
 from importers.services import organisations_by_name
 from layers.addresses import house_number_key, house_number_value
+from layers.model_base import written_address
 from layers.models import (
     Building,
     BusRoute,
@@ -56,7 +57,6 @@ from layers.models import (
     Organisation,
     Place,
     Street,
-    written_address,
 )
 from layers.registry import LAYERS
 

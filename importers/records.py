@@ -37,7 +37,7 @@ from layers.validators import geometry_problem
 
 BATCH = 2000
 # Fields an importer never sets from a source column.
-# The search keys (layers.models.AddressKeys, NameKeyMixin) are computed from the other fields.
+# The search keys (layers.model_base.AddressKeys, NameKeyMixin) are computed from the other fields.
 NOT_IMPORTED = frozenset(
     {
         "id",

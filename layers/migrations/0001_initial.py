@@ -7,7 +7,7 @@ import django.db.models.lookups
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations, models
 
-import layers.models
+import layers.model_base
 import layers.validators
 
 
@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('source', models.CharField(default='manual', max_length=32)),
-                ('source_id', models.CharField(default=layers.models.new_source_id, max_length=64)),
+                ('source_id', models.CharField(default=layers.model_base.new_source_id, max_length=64)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('ref', models.CharField(blank=True, max_length=32)),
@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('source', models.CharField(default='manual', max_length=32)),
-                ('source_id', models.CharField(default=layers.models.new_source_id, max_length=64)),
+                ('source_id', models.CharField(default=layers.model_base.new_source_id, max_length=64)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('kind', models.CharField(choices=[('water', 'Water'), ('heat', 'Heating'), ('sewer', 'Sewer'), ('storm', 'Storm drain'), ('gas', 'Gas'), ('power', 'Power'), ('telecom', 'Telecom'), ('other', 'Other')], max_length=16)),
@@ -77,7 +77,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('source', models.CharField(default='manual', max_length=32)),
-                ('source_id', models.CharField(default=layers.models.new_source_id, max_length=64)),
+                ('source_id', models.CharField(default=layers.model_base.new_source_id, max_length=64)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('street', models.CharField(blank=True, max_length=255)),
@@ -104,7 +104,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('source', models.CharField(default='manual', max_length=32)),
-                ('source_id', models.CharField(default=layers.models.new_source_id, max_length=64)),
+                ('source_id', models.CharField(default=layers.model_base.new_source_id, max_length=64)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('name', models.CharField(blank=True, max_length=255)),
@@ -139,7 +139,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('source', models.CharField(default='manual', max_length=32)),
-                ('source_id', models.CharField(default=layers.models.new_source_id, max_length=64)),
+                ('source_id', models.CharField(default=layers.model_base.new_source_id, max_length=64)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('name', models.CharField(blank=True, max_length=255)),
@@ -156,7 +156,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('source', models.CharField(default='manual', max_length=32)),
-                ('source_id', models.CharField(default=layers.models.new_source_id, max_length=64)),
+                ('source_id', models.CharField(default=layers.model_base.new_source_id, max_length=64)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('kind', models.CharField(choices=[('water', 'Water'), ('heat', 'Heating'), ('sewer', 'Sewer'), ('storm', 'Storm drain'), ('gas', 'Gas'), ('power', 'Power'), ('telecom', 'Telecom'), ('other', 'Other')], max_length=16)),
@@ -178,7 +178,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('source', models.CharField(default='manual', max_length=32)),
-                ('source_id', models.CharField(default=layers.models.new_source_id, max_length=64)),
+                ('source_id', models.CharField(default=layers.model_base.new_source_id, max_length=64)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('kind', models.CharField(blank=True, help_text='fixed, dome, panning…', max_length=64)),
@@ -195,7 +195,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('source', models.CharField(default='manual', max_length=32)),
-                ('source_id', models.CharField(default=layers.models.new_source_id, max_length=64)),
+                ('source_id', models.CharField(default=layers.model_base.new_source_id, max_length=64)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('name', models.CharField(blank=True, max_length=255)),
@@ -213,7 +213,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('source', models.CharField(default='manual', max_length=32)),
-                ('source_id', models.CharField(default=layers.models.new_source_id, max_length=64)),
+                ('source_id', models.CharField(default=layers.model_base.new_source_id, max_length=64)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('name', models.CharField(blank=True, max_length=255)),
@@ -231,7 +231,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('source', models.CharField(default='manual', max_length=32)),
-                ('source_id', models.CharField(default=layers.models.new_source_id, max_length=64)),
+                ('source_id', models.CharField(default=layers.model_base.new_source_id, max_length=64)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('kind', models.CharField(blank=True, help_text='Sport: soccer, mini-football, basketball, tennis…', max_length=64)),
@@ -250,7 +250,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('source', models.CharField(default='manual', max_length=32)),
-                ('source_id', models.CharField(default=layers.models.new_source_id, max_length=64)),
+                ('source_id', models.CharField(default=layers.model_base.new_source_id, max_length=64)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('name', models.CharField(blank=True, max_length=255)),
@@ -267,7 +267,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('source', models.CharField(default='manual', max_length=32)),
-                ('source_id', models.CharField(default=layers.models.new_source_id, max_length=64)),
+                ('source_id', models.CharField(default=layers.model_base.new_source_id, max_length=64)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('name', models.CharField(blank=True, max_length=255)),

@@ -8,7 +8,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from layers.models import CityObject, NetworkKind, NetworkSegment, Yard
+from layers.model_base import CityObject
+from layers.models import NetworkKind, NetworkSegment, Yard
 from layers.validators import validate_geometry
 
 SRID = 4326

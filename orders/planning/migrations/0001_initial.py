@@ -3,7 +3,7 @@
 import django.contrib.gis.db.models.fields
 import django.core.validators
 import django.db.models.deletion
-import layers.models
+import layers.model_base
 import layers.validators
 from django.conf import settings
 from django.db import migrations, models
@@ -110,7 +110,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('source', models.CharField(default='manual', max_length=32)),
-                ('source_id', models.CharField(default=layers.models.new_source_id, max_length=64)),
+                ('source_id', models.CharField(default=layers.model_base.new_source_id, max_length=64)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('kind', models.CharField(choices=[('water', 'Water'), ('heat', 'Heating'), ('sewer', 'Sewer'), ('storm', 'Storm drain'), ('gas', 'Gas'), ('power', 'Power'), ('telecom', 'Telecom'), ('other', 'Other')], max_length=16)),

@@ -2,7 +2,7 @@
 
 import django.contrib.gis.db.models.fields
 import django.db.models.deletion
-import layers.models
+import layers.model_base
 import layers.validators
 from django.db import migrations, models
 
@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('source', models.CharField(default='manual', max_length=32)),
-                ('source_id', models.CharField(default=layers.models.new_source_id, max_length=64)),
+                ('source_id', models.CharField(default=layers.model_base.new_source_id, max_length=64)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('name', models.CharField(max_length=500)),
