@@ -39,7 +39,7 @@ from gis.roles import Role  # noqa: E402
 from gis.services import user_create_or_update  # noqa: E402
 from layers.models import District  # noqa: E402
 from orders.appeals.models import Appeal, AppealHistory, Category  # noqa: E402
-from orders.appeals.services import categories_load  # noqa: E402
+from orders.appeals.services.registration import categories_load  # noqa: E402
 from orders.operations.dashboard import (  # noqa: E402
     DashboardQuery,
     dashboard_figures,

@@ -49,7 +49,8 @@ from layers.models import (
     Yard,
 )
 from orders.appeals.models import Appeal, Callback, Category
-from orders.appeals.services import appeal_register, categories_load, intake_receive
+from orders.appeals.services.intake import intake_receive
+from orders.appeals.services.registration import appeal_register, categories_load
 from orders.permits.demo import SYSTEM
 from orders.permits.models import Claim
 from orders.permits.services import (

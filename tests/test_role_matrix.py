@@ -39,7 +39,7 @@ from gis.strict import documented_operations
 from layers.models import Building, Camera, Manhole, NetworkKind, NetworkSegment, Organisation
 from layers.registry import LAYERS
 from orders.appeals.models import Appeal, Category
-from orders.appeals.services import appeal_register, categories_load
+from orders.appeals.services.registration import appeal_register, categories_load
 from orders.operations.models import RepeatedProblem
 from orders.permits.models import Claim
 from orders.permits.services import claims_create_overdue

@@ -17,7 +17,7 @@ from gis.roles import Role
 from gis.services import user_create_or_update
 from gis.strict import OPEN311_PREFIX, documented_operations
 from orders.appeals.models import Appeal
-from orders.appeals.services import categories_load
+from orders.appeals.services.registration import categories_load
 from tests.front import run_front
 
 pytestmark = pytest.mark.django_db

@@ -44,8 +44,23 @@ from gis.parsers import MAX_JSON_DEPTH, json_body_check
 from gis.roles import Role, Viewer, viewer_for
 from gis.serializers import DayField, MomentField
 from gis.throttling import request_ip, secret_checked
-from orders.appeals import refdata, selectors, services, telegram
+from orders.appeals import refdata, selectors, telegram
 from orders.appeals.models import Appeal, Callback, Category, IntegrationKey
+from orders.appeals.services.callbacks import callback_max_tries, callback_record
+from orders.appeals.services.intake import (
+    TelegramOutcome,
+    intake_accept,
+    intake_receive,
+    intake_reject,
+    intake_telegram_receive,
+)
+from orders.appeals.services.linking import appeal_relink
+from orders.appeals.services.registration import appeal_register
+from orders.appeals.services.transitions import (
+    appeal_confirm_by_resident,
+    appeal_transition,
+    confirm_path,
+)
 
 TAG = "appeals"
 
@@ -468,7 +483,7 @@ class AppealListApi(APIView):
         viewer = viewer_for(request.user)
         require_operator(viewer)
         data = _valid(AppealCreateInput, request.data)
-        appeal = services.appeal_register(
+        appeal = appeal_register(
             category=_category(data["category"]),
             channel=data["channel"],
             text=data["text"],
@@ -529,7 +544,7 @@ class AppealTransitionApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         data = _valid(AppealTransitionInput, request.data)
         viewer = viewer_for(request.user)
-        result = services.appeal_transition(
+        result = appeal_transition(
             appeal_id=pk,
             to=data["to"],
             by=request.user,
@@ -540,7 +555,7 @@ class AppealTransitionApi(APIView):
         )
         link = None
         if result.confirm_token and viewer.role == Role.OPERATOR:
-            link = absolute_url(request, services.confirm_path(result.confirm_token))
+            link = absolute_url(request, confirm_path(result.confirm_token))
         appeal = selectors.appeal_get(pk=pk, viewer=viewer, now=timezone.now())
         return Response({"appeal": _appeal(appeal, viewer, detail=True), "confirm_link": link})
 
@@ -574,7 +589,7 @@ class AppealRelinkApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         data = _valid(AppealRelinkInput, request.data)
         viewer = viewer_for(request.user)
-        services.appeal_relink(
+        appeal_relink(
             appeal_id=pk,
             by=request.user,
             layer=data.get("layer"),
@@ -652,7 +667,7 @@ class AppealConfirmApi(APIView):
     )
     def post(self, request: Request, token: str) -> Response:
         data = _valid(AppealConfirmInput, request.data)
-        appeal = services.appeal_confirm_by_resident(
+        appeal = appeal_confirm_by_resident(
             token=token, resolved=data["resolved"], comment=data["comment"]
         )
         return Response(AppealConfirmSerializer(appeal).data)
@@ -706,7 +721,7 @@ class IntakeApi(APIView):
                 raw=request.headers.get("X-Api-Key"), purpose=IntegrationKey.Purpose.INTAKE
             )
         data = _valid(IntakeMessageInput, request.data)
-        message, created = services.intake_receive(
+        message, created = intake_receive(
             source=data.get("source") or key.name,
             external_id=data["external_id"],
             text=data["text"],
@@ -751,7 +766,7 @@ class IntakeAcceptApi(APIView):
         viewer = viewer_for(request.user)
         require_operator(viewer)
         data = _valid(IntakeAcceptInput, request.data)
-        appeal = services.intake_accept(
+        appeal = intake_accept(
             message_id=pk,
             by=request.user,
             category=_category(data["category"]),
@@ -779,7 +794,7 @@ class IntakeRejectApi(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         data = _valid(IntakeRejectInput, request.data)
-        message = services.intake_reject(message_id=pk, by=request.user, comment=data["comment"])
+        message = intake_reject(message_id=pk, by=request.user, comment=data["comment"])
         return Response(IntakeMessageSerializer(message).data)
 
 
@@ -908,7 +923,7 @@ class CallbackSerializer(serializers.Serializer):
     closed_by = serializers.CharField(source="closed_by.username", allow_null=True, default=None)
 
     def get_max_tries(self, callback: Callback) -> int:
-        return services.callback_max_tries()
+        return callback_max_tries()
 
     @extend_schema_field(AppealResidentSerializer)
     def get_resident(self, callback: Callback) -> dict[str, str]:
@@ -985,7 +1000,7 @@ class CallbackOutcomeApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         require_operator(viewer_for(request.user))
         data = _valid(CallbackOutcomeInput, request.data)
-        callback = services.callback_record(
+        callback = callback_record(
             callback_id=pk, outcome=data["outcome"], comment=data["comment"], by=request.user
         )
         return Response(CallbackSerializer(selectors.callbacks_list().get(pk=callback.pk)).data)
@@ -1010,7 +1025,7 @@ def _telegram_allowed(secret: str, header: str | None) -> bool:
 
 class TelegramIntakeResult(serializers.Serializer):
     ok = serializers.BooleanField()
-    outcome = serializers.ChoiceField(choices=[o.value for o in services.TelegramOutcome])
+    outcome = serializers.ChoiceField(choices=[o.value for o in TelegramOutcome])
     intake_id = serializers.IntegerField(
         allow_null=True, help_text="the moderation queue's message (GET /api/appeals/intake)"
     )
@@ -1061,7 +1076,7 @@ class TelegramIntakeApi(APIView):
             message = telegram.update_parse(data)
         except telegram.UpdateError as exc:
             raise BadInput(str(exc)) from None
-        queued, outcome = services.intake_telegram_receive(message=message)
+        queued, outcome = intake_telegram_receive(message=message)
         return Response(
             {"ok": True, "outcome": outcome.value, "intake_id": queued.pk if queued else None}
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from orders.appeals.importing import appeals_import, mapping_load
-from orders.appeals.services import categories_load
+from orders.appeals.services.registration import categories_load
 
 DEMO_311_FILE = settings.SHARED_DATA_DIR / "311-baltimore" / "baltimore_311_sample_2014-2019.csv"
 

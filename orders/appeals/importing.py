@@ -36,7 +36,8 @@ from orders.appeals.lifecycle import OPEN_STATUSES
 from orders.appeals.models import Appeal, AppealHistory, Category
 from orders.appeals.presets import PRESETS
 from orders.appeals.selectors import addresses_locate
-from orders.appeals.services import appeal_numbers_next, appeals_link_bulk
+from orders.appeals.services.linking import appeals_link_bulk
+from orders.appeals.services.registration import appeal_numbers_next
 
 LAYER = "appeals"
 BATCH = 2000

@@ -10,7 +10,8 @@ Operators make every move (a resident may confirm or reject by phone too). The r
 service — an account with the contractor role bound to the appeal's organisation — takes its
 appeals into work and reports them done. The resident confirms or rejects through the one-time
 link sent when the appeal is done, without an account. Done also puts a call-back task in the
-operators' queue (``services.callback_record``); its outcome moves the appeal by the same moves.
+operators' queue (``services.callbacks.callback_record``); its outcome moves the appeal by the
+same moves.
 """
 
 from __future__ import annotations

@@ -36,9 +36,10 @@ from rest_framework.views import APIView
 from gis.exceptions import ApplicationError, TooManyRequests
 from gis.links import absolute_url
 from gis.throttling import request_ip, secret_checked
-from orders.appeals import selectors, services
+from orders.appeals import selectors
 from orders.appeals.lifecycle import OPEN_STATUSES
 from orders.appeals.models import Appeal, Category, IntegrationKey
+from orders.appeals.services.registration import appeal_register
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 FORMATS = ("json", "xml")
@@ -446,7 +447,7 @@ class RequestsApi(Open311View):
         phone = _param(request, "phone")
         if len(name) > 255 or len(phone) > 64:
             raise Open311Error(400, "first_name, last_name or phone is too long.")
-        appeal = services.appeal_register(
+        appeal = appeal_register(
             category=category,
             channel=Appeal.Channel.OPEN311,
             text=description,

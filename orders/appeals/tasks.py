@@ -11,7 +11,7 @@ from django.db import close_old_connections
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
-from orders.appeals.services import REPLIES_QUEUE, TELEGRAM_REPLY_TASK, intake_reply_send
+from orders.appeals.services.intake import REPLIES_QUEUE, TELEGRAM_REPLY_TASK, intake_reply_send
 
 # About an hour of attempts (1, 3, 5 … 15 minutes apart): a reply later than that is stale.
 REPLY_RETRY = RetryStrategy(max_attempts=8, wait=60, linear_wait=120)

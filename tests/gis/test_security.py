@@ -16,7 +16,7 @@ from gis.roles import Role
 from gis.services import user_create_or_update
 from gis.throttling import AnonWriteThrottle
 from orders.appeals.models import IntegrationKey
-from orders.appeals.services import categories_load
+from orders.appeals.services.registration import categories_load
 
 pytestmark = pytest.mark.django_db
 

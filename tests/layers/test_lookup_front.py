@@ -20,7 +20,7 @@ from layers.asgi import JSON_ROUTES
 from layers.models import Building, NetworkKind, NetworkSegment, Organisation, Street, Yard
 from layers.services import street_aliases_refresh
 from orders.appeals.models import Appeal, Category
-from orders.appeals.services import appeal_register, categories_load
+from orders.appeals.services.registration import appeal_register, categories_load
 from tests.factories import CITY_LAT, CITY_LON, at, rectangle
 from tests.front import run_front
 from tiles.asgi import TileServer

@@ -25,7 +25,7 @@ from layers.models import (
 from orders.appeals import categories as seed
 from orders.appeals import refdata
 from orders.appeals.models import Appeal, Category
-from orders.appeals.services import appeal_register, categories_load
+from orders.appeals.services.registration import appeal_register, categories_load
 from tests.factories import at
 
 

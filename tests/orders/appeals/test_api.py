@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from gis.roles import PUBLIC
 from orders.appeals.models import Appeal, IntakeMessage
-from orders.appeals.services import appeal_transition, integration_key_create
+from orders.appeals.services.intake import integration_key_create
+from orders.appeals.services.transitions import appeal_transition
 from tests.orders.appeals.conftest import FAR, NETWORK_N, at, token
 
 S = Appeal.Status

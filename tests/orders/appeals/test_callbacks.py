@@ -14,7 +14,7 @@ from gis.exceptions import Conflict
 from gis.models import User
 from gis.services import user_create_or_update
 from orders.appeals.models import Appeal, Callback
-from orders.appeals.services import appeal_confirm_by_resident, appeal_transition
+from orders.appeals.services.transitions import appeal_confirm_by_resident, appeal_transition
 from tests.orders.appeals.conftest import token
 
 S = Appeal.Status

@@ -7,7 +7,7 @@ from django.contrib.gis.geos import MultiPolygon
 
 from layers.models import District
 from orders.appeals.models import Appeal
-from orders.appeals.services import integration_key_create
+from orders.appeals.services.intake import integration_key_create
 from tests.factories import at
 from tests.orders.appeals.conftest import square, token
 from tests.orders.appeals.test_open311 import post_request

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from orders.appeals.models import Appeal
 from orders.appeals.open311 import redact
-from orders.appeals.services import appeal_transition, integration_key_create
+from orders.appeals.services.intake import integration_key_create
+from orders.appeals.services.transitions import appeal_transition
 from tests.orders.appeals.conftest import NETWORK_N, at
 
 pytestmark = pytest.mark.django_db

@@ -11,13 +11,9 @@ from django.utils import timezone
 from gis.exceptions import ApplicationError, Conflict, Forbidden, NotFound, Unauthorized
 from orders.appeals.lifecycle import TRANSITIONS
 from orders.appeals.models import Appeal, AppealHistory
-from orders.appeals.services import (
-    appeal_confirm_by_resident,
-    appeal_register,
-    appeal_relink,
-    appeal_transition,
-    categories_load,
-)
+from orders.appeals.services.linking import appeal_relink
+from orders.appeals.services.registration import appeal_register, categories_load
+from orders.appeals.services.transitions import appeal_confirm_by_resident, appeal_transition
 from tests.orders.appeals.conftest import (
     FAR,
     MANHOLE_N,

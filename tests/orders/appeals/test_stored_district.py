@@ -11,7 +11,7 @@ from layers.models import District
 from layers.selectors import district_of
 from orders.appeals import district_sql
 from orders.appeals.models import Appeal
-from orders.appeals.services import appeal_relink
+from orders.appeals.services.linking import appeal_relink
 from tests.orders.appeals.conftest import at, square, token
 
 

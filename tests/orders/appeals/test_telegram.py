@@ -18,7 +18,7 @@ from django.test import override_settings
 from procrastinate.contrib.django import app
 
 from orders.appeals.models import IntakeMessage
-from orders.appeals.services import (
+from orders.appeals.services.intake import (
     TELEGRAM_REPLY_TASK,
     intake_accept,
     intake_reply_send,

@@ -36,7 +36,7 @@ from gis.services import user_create_or_update
 from layers.models import District
 from orders.appeals import categories as seed
 from orders.appeals.models import Appeal, AppealHistory, Category
-from orders.appeals.services import categories_load
+from orders.appeals.services.registration import categories_load
 from tests.factories import at
 
 FIRST, LAST = "2026-01-05", "2026-01-11"

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from orders.appeals.models import Appeal
-from orders.appeals.services import appeal_register, appeal_transition
+from orders.appeals.services.registration import appeal_register
+from orders.appeals.services.transitions import appeal_transition
 from tests.orders.operations.dashboard_set import FIRST, LAST, at, build_set
 
 pytestmark = pytest.mark.django_db

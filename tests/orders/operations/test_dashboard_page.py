@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page
 from pytest_django import DjangoDbBlocker
 
 from orders.appeals.models import Appeal
-from orders.appeals.services import appeal_register
+from orders.appeals.services.registration import appeal_register
 from tests.live_server import (
     IGNORE_STATIC_STREAMING,
     Seen,

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from orders.appeals.models import IntegrationKey
-from orders.appeals.services import integration_key_create
+from orders.appeals.services.intake import integration_key_create
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from gis.exceptions import ApplicationError
-from orders.appeals.services import department_reports_send
+from orders.appeals.services.reports import department_reports_send
 
 
 def last_week() -> str:

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from orders.appeals.services import categories_load
+from orders.appeals.services.registration import categories_load
 
 
 class Command(BaseCommand):
