@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from gis.exceptions import BadQuery, Forbidden, Unauthorized, validated
 from gis.roles import STAFF_ROLES, viewer_for
 from gis.serializers import DayField
-from orders.appeals.api import BboxField
+from orders.appeals.api.base import BboxField
 from orders.operations import problems
 from orders.operations.works import works_on
 from orders.permits.selectors import local_today

@@ -353,7 +353,7 @@ def test_an_objects_card_lists_the_appeals_linked_to_it(client, people, register
 
 
 def test_the_hand_built_json_has_exactly_the_documented_fields(client, people, register):
-    from orders.appeals.api import AppealDetailSerializer, AppealSerializer
+    from orders.appeals.api.appeals import AppealDetailSerializer, AppealSerializer
 
     appeal = register("pipe-burst", received_at=timezone.now() - timedelta(hours=1))
     op = token(people["operator"])
