@@ -35,8 +35,21 @@ from django.utils import timezone  # noqa: E402
 
 from layers.models import Building, NetworkKind, NetworkSegment, Yard  # noqa: E402
 from orders.appeals.models import Appeal, Category  # noqa: E402
-from orders.planning import selectors  # noqa: E402
 from orders.planning.models import Incident, UnitCost  # noqa: E402
+from orders.planning.selectors.breaks import (  # noqa: E402
+    break_query_make,
+    breaks_per_month,
+    hotspots_find,
+)
+from orders.planning.selectors.plans import plan_compose  # noqa: E402
+from orders.planning.selectors.ranking import (  # noqa: E402
+    APARTMENTS_RADIUS_M,
+    DEFAULT_EXCLUDE,
+    DEFAULT_WEIGHTS,
+    exclusions_parse,
+    weights_parse,
+    yards_rank,
+)
 from orders.planning.services import incidents_density_export  # noqa: E402
 
 LON, LAT = -76.62, 39.27
@@ -160,8 +173,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    weights = selectors.weights_parse(text=selectors.DEFAULT_WEIGHTS)
-    exclusions = selectors.exclusions_parse(text=selectors.DEFAULT_EXCLUDE)
+    weights = weights_parse(text=DEFAULT_WEIGHTS)
+    exclusions = exclusions_parse(text=DEFAULT_EXCLUDE)
     with transaction.atomic():
         started = time.perf_counter()
         make_city(args.yards, rng)
@@ -173,35 +186,29 @@ def main() -> None:
         now = timezone.now()
         timed(
             "ranking, top 100",
-            lambda: selectors.yards_rank(
-                weights=weights, exclusions=exclusions, limit=100, now=now
-            ),
+            lambda: yards_rank(weights=weights, exclusions=exclusions, limit=100, now=now),
         )
         timed(
             "ranking, all",
-            lambda: selectors.yards_rank(
-                weights=weights, exclusions=exclusions, limit=None, now=now
-            ),
+            lambda: yards_rank(weights=weights, exclusions=exclusions, limit=None, now=now),
         )
         timed(
             "plan of 300 yards (dry run)",
-            lambda: selectors.plan_compose(
+            lambda: plan_compose(
                 year=now.year,
                 budget=None,
                 count=300,
                 weights=weights,
                 exclusions=exclusions,
-                apartments_radius_m=selectors.APARTMENTS_RADIUS_M,
+                apartments_radius_m=APARTMENTS_RADIUS_M,
                 first_month=5,
                 last_month=10,
                 previous=None,
                 now=now,
             ),
         )
-        query = selectors.break_query_make(
-            kind="water", since=None, until=None, today=timezone.localdate()
-        )
-        result = selectors.hotspots_find(query=query, eps_m=50, min_points=3, k=3)
+        query = break_query_make(kind="water", since=None, until=None, today=timezone.localdate())
+        result = hotspots_find(query=query, eps_m=50, min_points=3, k=3)
         print(
             f"hotspots: {result['incidents']:,} incidents, "
             f"{len(result['clusters']['features']):,} clusters, "
@@ -209,9 +216,9 @@ def main() -> None:
         )
         timed(
             "hotspots (3 years, eps 50 m)",
-            lambda: selectors.hotspots_find(query=query, eps_m=50, min_points=3, k=3),
+            lambda: hotspots_find(query=query, eps_m=50, min_points=3, k=3),
         )
-        timed("breaks per month", lambda: selectors.breaks_per_month(query=query))
+        timed("breaks per month", lambda: breaks_per_month(query=query))
         with tempfile.TemporaryDirectory() as tmp, override_settings(MEDIA_ROOT=tmp):
             export = incidents_density_export(query=query, cell_m=50, path=Path(tmp) / "w.tif")
             print(export.summary())

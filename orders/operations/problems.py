@@ -31,7 +31,8 @@ from layers.registry import LAYERS
 from orders.appeals.lifecycle import OPEN_STATUSES
 from orders.appeals.models import Appeal, Category
 from orders.operations.models import RepeatedProblem
-from orders.planning.selectors import IGNORED_APPEAL_STATUSES, UTM_SRID_OF_C, utm_name
+from orders.planning.selectors.breaks import utm_name
+from orders.planning.selectors.ranking import IGNORED_APPEAL_STATUSES, UTM_SRID_OF_C
 
 DEFAULT_MONTHS = 36
 MAX_MONTHS = 240

@@ -18,15 +18,47 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from gis.exceptions import Forbidden, Unauthorized, validated
+from gis.exceptions import BadQuery, Forbidden, Unauthorized, validated
 from gis.roles import Role, Viewer, viewer_for
 from gis.serializers import DayField
 from layers.models import NetworkKind, NetworkSegment, Organisation
-from orders.planning import selectors
 from orders.planning.charts import breaks_chart_svg
 from orders.planning.models import FIRST_YEAR, LAST_YEAR, NetworkRepair, YardPlan, YardPlanItem
 from orders.planning.repairs import network_repair_create, network_repairs_list
-from orders.planning.selectors import BadQuery, PlanDraft
+from orders.planning.selectors.breaks import (
+    DEFAULT_EPS_M,
+    DEFAULT_MIN_POINTS,
+    DEFAULT_PERIOD_YEARS,
+    DEFAULT_REPAIR_K,
+    DEFAULT_SNAP_M,
+    MAX_EPS_M,
+    MAX_SNAP_M,
+    break_query_make,
+    breaks_per_month,
+    hotspots_find,
+)
+from orders.planning.selectors.plans import (
+    DEFAULT_FIRST_MONTH,
+    DEFAULT_LAST_MONTH,
+    MAX_PLAN_COUNT,
+    PlanDraft,
+    plan_compose,
+    plan_get,
+    plan_item_feature,
+    plan_items,
+    plans_list,
+    yard_plan_record,
+)
+from orders.planning.selectors.ranking import (
+    APARTMENTS_RADIUS_M,
+    DEFAULT_EXCLUDE,
+    DEFAULT_WEIGHTS,
+    MAX_APARTMENTS_RADIUS_M,
+    MAX_RANKING_LIMIT,
+    exclusions_parse,
+    weights_parse,
+    yards_rank,
+)
 from orders.planning.services import plan_create, plan_item_update
 
 STAFF = (Role.OPERATOR, Role.PLANNER)
@@ -60,8 +92,8 @@ class RadiusField(serializers.FloatField):
     """The apartments radius in metres, kept to the centimetre: 5e-324 is 0, not an underflow."""
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("default", selectors.APARTMENTS_RADIUS_M)
-        super().__init__(min_value=0, max_value=selectors.MAX_APARTMENTS_RADIUS_M, **kwargs)
+        kwargs.setdefault("default", APARTMENTS_RADIUS_M)
+        super().__init__(min_value=0, max_value=MAX_APARTMENTS_RADIUS_M, **kwargs)
 
     def to_internal_value(self, data: Any) -> float:
         return round(super().to_internal_value(data), 2)
@@ -69,12 +101,12 @@ class RadiusField(serializers.FloatField):
 
 class RankingQuery(serializers.Serializer):
     weights = serializers.CharField(
-        default=selectors.DEFAULT_WEIGHTS,
+        default=DEFAULT_WEIGHTS,
         help_text="name:weight pairs, names apartments, appeals, area, condition; weights are "
         "relative (divided by their sum), ≥ 0, at least one > 0; names not given weigh 0",
     )
     exclude = serializers.CharField(
-        default=selectors.DEFAULT_EXCLUDE,
+        default=DEFAULT_EXCLUDE,
         allow_blank=True,
         help_text="open_permits (an issued or in-progress excavation permit intersects the "
         "yard), repaired:N (repaired in the last N years); 'none' or empty: no exclusion",
@@ -82,9 +114,7 @@ class RankingQuery(serializers.Serializer):
     apartments_radius_m = RadiusField(
         help_text="a yard serves the flats of the buildings within this distance (metres)"
     )
-    limit = serializers.IntegerField(
-        default=100, min_value=1, max_value=selectors.MAX_RANKING_LIMIT
-    )
+    limit = serializers.IntegerField(default=100, min_value=1, max_value=MAX_RANKING_LIMIT)
 
 
 class YardRankingApi(APIView):
@@ -97,9 +127,9 @@ class YardRankingApi(APIView):
     def get(self, request: Request) -> Response:
         _viewer(request, STAFF)
         q = validated(RankingQuery(data=request.query_params), error=BadQuery)
-        ranking = selectors.yards_rank(
-            weights=selectors.weights_parse(text=q["weights"]),
-            exclusions=selectors.exclusions_parse(text=q["exclude"]),
+        ranking = yards_rank(
+            weights=weights_parse(text=q["weights"]),
+            exclusions=exclusions_parse(text=q["exclude"]),
             apartments_radius_m=q["apartments_radius_m"],
             limit=q["limit"],
             now=timezone.now(),
@@ -122,17 +152,13 @@ class PlanRequest(serializers.Serializer):
         "(area × unit cost of the surface) fits",
     )
     count = serializers.IntegerField(
-        min_value=1, max_value=selectors.MAX_PLAN_COUNT, required=False, allow_null=True
+        min_value=1, max_value=MAX_PLAN_COUNT, required=False, allow_null=True
     )
-    weights = serializers.CharField(default=selectors.DEFAULT_WEIGHTS)
-    exclude = serializers.CharField(default=selectors.DEFAULT_EXCLUDE, allow_blank=True)
+    weights = serializers.CharField(default=DEFAULT_WEIGHTS)
+    exclude = serializers.CharField(default=DEFAULT_EXCLUDE, allow_blank=True)
     apartments_radius_m = RadiusField()
-    first_month = serializers.IntegerField(
-        default=selectors.DEFAULT_FIRST_MONTH, min_value=1, max_value=12
-    )
-    last_month = serializers.IntegerField(
-        default=selectors.DEFAULT_LAST_MONTH, min_value=1, max_value=12
-    )
+    first_month = serializers.IntegerField(default=DEFAULT_FIRST_MONTH, min_value=1, max_value=12)
+    last_month = serializers.IntegerField(default=DEFAULT_LAST_MONTH, min_value=1, max_value=12)
     note = serializers.CharField(default="", allow_blank=True, max_length=2000)
     dry_run = serializers.BooleanField(
         default=False, help_text="return the plan these parameters make without saving it"
@@ -182,7 +208,7 @@ def _plan_json(plan: YardPlan, *, items: bool) -> dict[str, Any]:
         "superseded_at": plan.superseded_at,
     }
     if items:
-        body["items"] = selectors.plan_items(plan=plan)
+        body["items"] = plan_items(plan=plan)
     return body
 
 
@@ -200,7 +226,7 @@ def _draft_json(draft: PlanDraft) -> dict[str, Any]:
         "total_cost": _money(draft.total_cost),
         "total_area_m2": round(draft.total_area_m2, 1),
         "notes": draft.notes,
-        "items": [selectors.plan_item_feature(item=i, year=draft.year) for i in draft.items],
+        "items": [plan_item_feature(item=i, year=draft.year) for i in draft.items],
     }
 
 
@@ -215,7 +241,7 @@ class YardPlansApi(APIView):
     def get(self, request: Request) -> Response:
         _viewer(request, STAFF)
         q = validated(PlansQuery(data=request.query_params), error=BadQuery)
-        plans = selectors.plans_list(year=q.get("year"))
+        plans = plans_list(year=q.get("year"))
         return Response({"plans": [_plan_json(p, items=False) for p in plans]})
 
     @extend_schema(
@@ -235,17 +261,15 @@ class YardPlansApi(APIView):
             "year": q["year"],
             "budget": q.get("budget"),
             "count": q.get("count"),
-            "weights": selectors.weights_parse(text=q["weights"]),
-            "exclusions": selectors.exclusions_parse(text=q["exclude"]),
+            "weights": weights_parse(text=q["weights"]),
+            "exclusions": exclusions_parse(text=q["exclude"]),
             "apartments_radius_m": q["apartments_radius_m"],
             "first_month": q["first_month"],
             "last_month": q["last_month"],
             "now": timezone.now(),
         }
         if q["dry_run"]:
-            draft = selectors.plan_compose(
-                **params, previous=selectors.yard_plan_record(year=q["year"])
-            )
+            draft = plan_compose(**params, previous=yard_plan_record(year=q["year"]))
             return Response(_draft_json(draft))
         plan, draft = plan_create(
             **params, by=request.user if viewer.user_id else None, note=q["note"]
@@ -264,7 +288,7 @@ class YardPlanApi(APIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         _viewer(request, STAFF)
-        return Response(_plan_json(selectors.plan_get(pk=pk), items=True))
+        return Response(_plan_json(plan_get(pk=pk), items=True))
 
 
 class YardPlanItemApi(APIView):
@@ -290,7 +314,7 @@ class YardPlanItemApi(APIView):
             done_on=q.get("done_on"),
             today=today,
         )
-        return Response(selectors.plan_item_feature(item=item, year=item.year))
+        return Response(plan_item_feature(item=item, year=item.year))
 
 
 # --- where breaks recur ------------------------------------------------------------------------
@@ -299,31 +323,29 @@ class YardPlanItemApi(APIView):
 class BreaksQuery(serializers.Serializer):
     kind = serializers.ChoiceField(choices=NetworkKind.choices, required=False)
     since = DayField(
-        required=False, help_text=f"default: {selectors.DEFAULT_PERIOD_YEARS} years before until"
+        required=False, help_text=f"default: {DEFAULT_PERIOD_YEARS} years before until"
     )
     until = DayField(required=False, help_text="default: today")
 
 
 class HotspotsQuery(BreaksQuery):
     eps_m = serializers.FloatField(
-        default=selectors.DEFAULT_EPS_M,
+        default=DEFAULT_EPS_M,
         min_value=0.1,
-        max_value=selectors.MAX_EPS_M,
+        max_value=MAX_EPS_M,
         help_text="DBSCAN radius in metres",
     )
-    min_points = serializers.IntegerField(
-        default=selectors.DEFAULT_MIN_POINTS, min_value=2, max_value=1000
-    )
+    min_points = serializers.IntegerField(default=DEFAULT_MIN_POINTS, min_value=2, max_value=1000)
     k = serializers.IntegerField(
-        default=selectors.DEFAULT_REPAIR_K,
+        default=DEFAULT_REPAIR_K,
         min_value=1,
         max_value=100_000,
         help_text="a segment with at least k breaks in the period is a repair candidate",
     )
     snap_m = serializers.FloatField(
-        default=selectors.DEFAULT_SNAP_M,
+        default=DEFAULT_SNAP_M,
         min_value=0,
-        max_value=selectors.MAX_SNAP_M,
+        max_value=MAX_SNAP_M,
         help_text="an incident lies on the nearest segment of its kind within this distance",
     )
 
@@ -338,7 +360,7 @@ class HotspotsApi(APIView):
     def get(self, request: Request) -> Response:
         _viewer(request, STAFF)
         q = validated(HotspotsQuery(data=request.query_params), error=BadQuery)
-        query = selectors.break_query_make(
+        query = break_query_make(
             kind=q.get("kind"),
             since=q.get("since"),
             until=q.get("until"),
@@ -346,9 +368,7 @@ class HotspotsApi(APIView):
             snap_m=q["snap_m"],
         )
         return Response(
-            selectors.hotspots_find(
-                query=query, eps_m=q["eps_m"], min_points=q["min_points"], k=q["k"]
-            )
+            hotspots_find(query=query, eps_m=q["eps_m"], min_points=q["min_points"], k=q["k"])
         )
 
 
@@ -380,13 +400,13 @@ class BreaksChartApi(APIView):
     def get(self, request: Request) -> HttpResponse:
         _viewer(request, STAFF)
         q = validated(BreaksQuery(data=request.query_params), error=BadQuery)
-        query = selectors.break_query_make(
+        query = break_query_make(
             kind=q.get("kind"),
             since=q.get("since"),
             until=q.get("until"),
             today=timezone.localdate(),
         )
-        data = selectors.breaks_per_month(query=query)
+        data = breaks_per_month(query=query)
         kind = f" ({query.kind})" if query.kind else ""
         title = f"Network breaks per month{kind}, {query.since} to {query.until}: {data['total']}"
         return HttpResponse(

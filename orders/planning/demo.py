@@ -20,8 +20,19 @@ from django.utils import timezone
 from importers.records import ImportReport, Record, records_validate, records_write
 from layers.models import NetworkKind, Yard
 from layers.registry import LAYERS
-from orders.planning import selectors
 from orders.planning.models import UnitCost
+from orders.planning.selectors.plans import (
+    DEFAULT_FIRST_MONTH,
+    DEFAULT_LAST_MONTH,
+    yard_plan_record,
+)
+from orders.planning.selectors.ranking import (
+    APARTMENTS_RADIUS_M,
+    DEFAULT_EXCLUDE,
+    DEFAULT_WEIGHTS,
+    exclusions_parse,
+    weights_parse,
+)
 from orders.planning.services import plan_create
 
 SOURCE = "baltimore-311"
@@ -100,7 +111,7 @@ def demo_load() -> list[str]:
         lines.append(report.summary("demo incidents (Baltimore 311 break requests)"))
     now = timezone.now()
     year = timezone.localdate().year
-    if Yard.objects.exists() and selectors.yard_plan_record(year=year) is None:
+    if Yard.objects.exists() and yard_plan_record(year=year) is None:
         if not UnitCost.objects.exists():
             UnitCost.objects.bulk_create(
                 UnitCost(surface=surface, cost_per_m2=cost, note="placeholder (demo)")
@@ -110,11 +121,11 @@ def demo_load() -> list[str]:
             year=year,
             budget=None,
             count=DEMO_PLAN_COUNT,
-            weights=selectors.weights_parse(text=selectors.DEFAULT_WEIGHTS),
-            exclusions=selectors.exclusions_parse(text=selectors.DEFAULT_EXCLUDE),
-            apartments_radius_m=selectors.APARTMENTS_RADIUS_M,
-            first_month=selectors.DEFAULT_FIRST_MONTH,
-            last_month=selectors.DEFAULT_LAST_MONTH,
+            weights=weights_parse(text=DEFAULT_WEIGHTS),
+            exclusions=exclusions_parse(text=DEFAULT_EXCLUDE),
+            apartments_radius_m=APARTMENTS_RADIUS_M,
+            first_month=DEFAULT_FIRST_MONTH,
+            last_month=DEFAULT_LAST_MONTH,
             now=now,
             by=None,
             note=DEMO_PLAN_NOTE,

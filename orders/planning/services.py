@@ -20,20 +20,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from rasterio.crs import CRS
 
-from gis.exceptions import ApplicationError, Conflict, NotFound
+from gis.exceptions import ApplicationError, BadQuery, Conflict, NotFound
 from gis.models import User
 from layers.models import NetworkKind, Yard
 from orders.planning.models import YardPlan, YardPlanItem
-from orders.planning.selectors import (
-    BadQuery,
-    BreakQuery,
-    Exclusions,
-    PlanDraft,
-    Weights,
-    incident_points_projected,
-    plan_compose,
-    plan_items,
-)
+from orders.planning.selectors.breaks import BreakQuery, incident_points_projected
+from orders.planning.selectors.plans import PlanDraft, plan_compose, plan_items
+from orders.planning.selectors.ranking import Exclusions, Weights
 from tiles.services import RasterImport, raster_import
 
 # Two plans of one year made at once must not get the same version: one waits for the other.

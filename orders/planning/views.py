@@ -17,8 +17,13 @@ from django.views.decorators.http import require_safe
 
 from gis.exceptions import error_body
 from layers.models import NetworkKind
-from orders.planning import selectors
 from orders.planning.models import YardPlan, YardPlanItem
+from orders.planning.selectors.plans import (
+    plan_public_geojson,
+    plan_public_rows,
+    plan_years_published,
+    yard_plan_record,
+)
 from tiles.models import Raster
 
 ATTRIBUTION = "© OpenStreetMap contributors"
@@ -28,10 +33,10 @@ PLAN_MAX_AGE = 60
 
 
 def _record_or_404(request: HttpRequest, year: int, *, html: bool) -> YardPlan | HttpResponse:
-    plan = selectors.yard_plan_record(year=year)
+    plan = yard_plan_record(year=year)
     if plan is not None:
         return plan
-    years = selectors.plan_years_published()
+    years = plan_years_published()
     message = _("No yard repair plan is published for %(year)s.") % {"year": year}
     if html:
         return render(
@@ -56,7 +61,7 @@ def plan_page(request: HttpRequest, year: int) -> HttpResponse:
     plan = _record_or_404(request, year, html=True)
     if isinstance(plan, HttpResponse):
         return plan
-    rows = selectors.plan_public_rows(plan=plan)
+    rows = plan_public_rows(plan=plan)
     statuses = dict(YardPlanItem.Status.choices)
     for row in rows:
         month = datetime.date.fromisoformat(f"{row['planned_month']}-01")
@@ -68,7 +73,7 @@ def plan_page(request: HttpRequest, year: int) -> HttpResponse:
         "rows": rows,
         "total_area_m2": sum(r["area_m2"] for r in rows),
         "derived": any(r["source"] == "derived" for r in rows),
-        "years": selectors.plan_years_published(),
+        "years": plan_years_published(),
         "attribution": ATTRIBUTION,
     }
     return _cached(render(request, "planning/plan.html", context))
@@ -83,7 +88,7 @@ def plan_csv(request: HttpRequest, year: int) -> HttpResponse:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(selectors.plan_public_rows(plan=plan))
+    writer.writerows(plan_public_rows(plan=plan))
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="yard-plan-{year}.csv"'
     return _cached(response)
@@ -96,7 +101,7 @@ def plan_geojson(request: HttpRequest, year: int) -> HttpResponse:
     if isinstance(plan, HttpResponse):
         return plan
     response = JsonResponse(
-        selectors.plan_public_geojson(plan=plan),
+        plan_public_geojson(plan=plan),
         content_type="application/geo+json",
         json_dumps_params={"ensure_ascii": False},
     )

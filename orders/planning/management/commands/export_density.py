@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from gis.exceptions import ApplicationError
 from layers.models import NetworkKind
-from orders.planning.selectors import break_query_make
+from orders.planning.selectors.breaks import break_query_make
 from orders.planning.services import DEFAULT_CELL_M, incidents_density_export
 
 
