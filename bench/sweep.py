@@ -24,7 +24,7 @@ from django.utils import timezone  # noqa: E402
 
 from layers.models import Organisation  # noqa: E402
 from orders.permits.selectors import local_today  # noqa: E402
-from orders.permits.services import claims_create_overdue  # noqa: E402
+from orders.permits.services.sweep import claims_create_overdue  # noqa: E402
 
 CONTRACTORS = 200
 

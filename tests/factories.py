@@ -17,7 +17,8 @@ from gis.roles import Role, Viewer
 from layers.models import Building
 from orders.permits.demo import SYSTEM
 from orders.permits.models import Permit
-from orders.permits.services import permit_issue, permit_start
+from orders.permits.services.issuing import permit_issue
+from orders.permits.services.lifecycle import permit_start
 
 CITY_LON, CITY_LAT = -76.57, 39.28
 WGS84 = Geod(ellps="WGS84")

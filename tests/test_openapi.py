@@ -53,12 +53,9 @@ from orders.appeals.services.intake import intake_receive
 from orders.appeals.services.registration import appeal_register, categories_load
 from orders.permits.demo import SYSTEM
 from orders.permits.models import Claim
-from orders.permits.services import (
-    claims_create_overdue,
-    claims_send,
-    permit_extension_request,
-    permit_restoration_add,
-)
+from orders.permits.services.lifecycle import permit_extension_request, permit_restoration_add
+from orders.permits.services.sending import claims_send
+from orders.permits.services.sweep import claims_create_overdue
 from orders.planning.api import YardPlansApi
 from tests.factories import overdue_permit, pdf_bytes
 

@@ -42,7 +42,7 @@ from orders.appeals.models import Appeal, Category
 from orders.appeals.services.registration import appeal_register, categories_load
 from orders.operations.models import RepeatedProblem
 from orders.permits.models import Claim
-from orders.permits.services import claims_create_overdue
+from orders.permits.services.sweep import claims_create_overdue
 from orders.planning.models import Incident, NetworkRepair
 from tests.factories import overdue_permit
 from tests.front import run_front

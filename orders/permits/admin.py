@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from layers.admin import LayerAdmin
 from orders.permits.models import Claim, Extension, Permit, PermitHistory, RestorationAct
-from orders.permits.services import claims_redeliver_now
+from orders.permits.services.sweep import claims_redeliver_now
 
 
 class ReadOnlyInline(admin.TabularInline):

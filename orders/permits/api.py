@@ -23,8 +23,19 @@ from gis.parsers import JSONParser
 from gis.roles import Viewer, viewer_for
 from gis.serializers import DayField
 from layers.models import NetworkKind
-from orders.permits import selectors, services
+from orders.permits import selectors
 from orders.permits.models import Claim, Extension, Permit, PermitHistory, RestorationDocument
+from orders.permits.services.actions import allowed_actions
+from orders.permits.services.issuing import permit_issue, permit_update, work_area_from_geojson
+from orders.permits.services.lifecycle import (
+    permit_cancel,
+    permit_close,
+    permit_extend,
+    permit_extension_refuse,
+    permit_extension_request,
+    permit_restoration_add,
+    permit_start,
+)
 from orders.permits.uploads import (
     CONTENT_TYPES,
     MAX_UPLOAD_BYTES,
@@ -164,7 +175,7 @@ class PermitSerializer(GeoFeatureModelSerializer):
         return selectors.linked_objects_for(permit, self.viewer)
 
     def get_allowed_actions(self, permit: Permit) -> list[str]:
-        return services.allowed_actions(permit, self.viewer)
+        return allowed_actions(permit, self.viewer)
 
 
 class PermitDistrictSerializer(serializers.Serializer):
@@ -406,7 +417,7 @@ class PermitListApi(generics.ListAPIView):
     )
     def post(self, request: Request) -> Response:
         q = _valid(PermitIssueInput, request.data)
-        result = services.permit_issue(
+        result = permit_issue(
             viewer=viewer_for(request.user),
             contractor_id=q["contractor"],
             responsible_person=q["responsible_person"],
@@ -414,7 +425,7 @@ class PermitListApi(generics.ListAPIView):
             purpose=q["purpose"],
             network_kind=q["network_kind"],
             address=q["address"],
-            geom=services.work_area_from_geojson(q["geom"]),
+            geom=work_area_from_geojson(q["geom"]),
             issued_on=q.get("issued_on"),
             planned_start=q["planned_start"],
             deadline=q["deadline"],
@@ -442,7 +453,7 @@ class PermitConflictsApi(APIView):
             raise Forbidden(_("Only operators and planners run the conflict check."))
         q = _valid(ConflictsInput, request.data)
         conflicts = selectors.permit_conflicts(
-            geom=services.work_area_from_geojson(q["geom"]),
+            geom=work_area_from_geojson(q["geom"]),
             today=selectors.local_today(),
             exclude_permit_id=q.get("exclude_permit"),
         )
@@ -471,11 +482,11 @@ class PermitApi(APIView):
         q = dict(_valid(PermitUpdateInput, request.data))
         raw_geom = q.pop("geom", None)
         override = q.pop("conflict_override", "")
-        result = services.permit_update(
+        result = permit_update(
             viewer=viewer_for(request.user),
             permit_id=pk,
             changes=q,
-            geom=None if raw_geom is None else services.work_area_from_geojson(raw_geom),
+            geom=None if raw_geom is None else work_area_from_geojson(raw_geom),
             conflict_override=override,
         )
         response = _permit_response(request, pk)
@@ -511,28 +522,28 @@ def _action_view(
 PermitStartApi = _action_view(
     summary="Works begin: issued → in progress (the contractor or an operator)",
     request_serializer=CommentInput,
-    call=services.permit_start,
+    call=permit_start,
 )
 PermitCloseApi = _action_view(
     summary="Site restored: in progress → closed; needs the restoration act with a file",
     request_serializer=CommentInput,
-    call=services.permit_close,
+    call=permit_close,
 )
 PermitCancelApi = _action_view(
     summary="Withdraw a permit (operators)",
     request_serializer=ReasonInput,
-    call=services.permit_cancel,
+    call=permit_cancel,
 )
 PermitExtensionRequestApi = _action_view(
     summary="Ask for a later deadline (the contractor); an operator approves or refuses",
     request_serializer=ExtensionRequestInput,
-    call=services.permit_extension_request,
+    call=permit_extension_request,
     code=status.HTTP_201_CREATED,
 )
 
 
 def _extend(*, viewer: Viewer, permit_id: int, new_deadline=None, reason="", extension=None):
-    return services.permit_extend(
+    return permit_extend(
         viewer=viewer,
         permit_id=permit_id,
         new_deadline=new_deadline,
@@ -562,7 +573,7 @@ class ExtensionRefuseApi(APIView):
         viewer = viewer_for(request.user)
         selectors.permit_get(viewer=viewer, permit_id=pk)
         q = _valid(ReasonInput, request.data)
-        services.permit_extension_refuse(
+        permit_extension_refuse(
             viewer=viewer,
             permit_id=pk,
             extension_id=extension_id,
@@ -590,7 +601,7 @@ class RestorationApi(APIView):
         viewer = viewer_for(request.user)
         selectors.permit_get(viewer=viewer, permit_id=pk)
         q = _valid(RestorationInput, request.data)
-        services.permit_restoration_add(
+        permit_restoration_add(
             viewer=viewer,
             permit_id=pk,
             restored_on=q["restored_on"],

@@ -17,7 +17,8 @@ from gis.roles import Role, Viewer
 from layers.models import NetworkKind, Organisation, Street, Yard
 from orders.permits.models import Permit
 from orders.permits.selectors import local_today
-from orders.permits.services import BlockingConflicts, permit_issue, permit_start
+from orders.permits.services.issuing import BlockingConflicts, permit_issue
+from orders.permits.services.lifecycle import permit_start
 
 DEMO_CONTRACTOR = "Harbor Utility Works (demo contractor)"
 # The demo has no operator behind these: the history says "system".

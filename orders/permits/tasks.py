@@ -17,12 +17,12 @@ from django.utils import timezone
 from procrastinate import JobContext, RetryStrategy
 from procrastinate.contrib.django import app
 
-from orders.permits.services import (
+from orders.permits.services.sending import claims_send
+from orders.permits.services.sweep import (
     CLAIMS_QUEUE,
     SEND_CLAIM_TASK,
     claims_create_overdue,
     claims_redeliver,
-    claims_send,
 )
 
 # About an hour and a half of attempts (1, 3, 5 … 19 minutes apart); after that the sweep's

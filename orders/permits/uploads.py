@@ -121,7 +121,7 @@ def content_check(data: bytes) -> Checked:
 def upload_check(upload: UploadedFile) -> Checked:
     """The upload's kind and real type; 400 naming the file when it is neither photo nor PDF.
 
-    The caller checks its size first (orders.permits.services.upload_size_check, 413).
+    The caller checks its size first (orders.permits.services.lifecycle.upload_size_check, 413).
     """
     upload.seek(0)
     data = upload.read()

@@ -24,7 +24,8 @@ from gis.services import user_create_or_update
 from layers.models import Building, Organisation
 from orders.permits.models import RestorationAct, RestorationDocument
 from orders.permits.selectors import local_today
-from orders.permits.services import permit_issue, permit_start
+from orders.permits.services.issuing import permit_issue
+from orders.permits.services.lifecycle import permit_start
 from tests.factories import CITY_LAT, CITY_LON, rectangle
 from tests.live_server import (
     IGNORE_STATIC_STREAMING,

@@ -23,7 +23,7 @@ from gis.roles import PUBLIC
 from orders.operations.models import Work
 from orders.operations.works import works_on
 from orders.permits.models import Claim
-from orders.permits.services import claims_create_overdue
+from orders.permits.services.sweep import claims_create_overdue
 from orders.planning.models import ImprovementWork
 from tests.factories import CITY_LAT, CITY_LON, CommandRun, rectangle
 

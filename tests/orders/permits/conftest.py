@@ -18,7 +18,9 @@ from gis.services import user_create_or_update
 from layers.models import Organisation
 from orders.permits.models import Permit
 from orders.permits.selectors import local_today
-from orders.permits.services import SEND_CLAIM_TASK, permit_issue, permit_start
+from orders.permits.services.issuing import permit_issue
+from orders.permits.services.lifecycle import permit_start
+from orders.permits.services.sweep import SEND_CLAIM_TASK
 from tests.factories import CITY_LAT, CITY_LON, rectangle
 
 SYSTEM = Viewer(role=Role.OPERATOR)

@@ -6,7 +6,7 @@ import pytest
 
 from gis.models import User
 from orders.permits.models import Claim
-from orders.permits.services import claims_create_overdue
+from orders.permits.services.sweep import claims_create_overdue
 from tests.orders.permits.conftest import day_after, procrastinate_jobs
 
 pytestmark = pytest.mark.django_db

@@ -10,11 +10,8 @@ from django.db import connection, transaction
 
 from orders.permits.models import Claim, Permit
 from orders.permits.selectors import local_today
-from orders.permits.services import (
-    SEND_CLAIM_TASK,
-    claims_create_overdue,
-    permit_extend,
-)
+from orders.permits.services.lifecycle import permit_extend
+from orders.permits.services.sweep import SEND_CLAIM_TASK, claims_create_overdue
 from tests.orders.permits.conftest import SYSTEM, claims_in_jobs, day_after, procrastinate_jobs
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +60,7 @@ def test_deadline_passes_at_the_end_of_its_day_in_the_city_time_zone(make_permit
 
 
 def test_closed_cancelled_and_future_permits_get_no_claims(make_permit):
-    from orders.permits.services import permit_cancel
+    from orders.permits.services.lifecycle import permit_cancel
 
     not_due = make_permit()
     cancelled = make_permit(overdue_by=5)
@@ -128,7 +125,7 @@ def test_without_a_police_organisation_the_contractor_claim_is_made_and_the_erro
     orgs["police"].kind = "service"
     orgs["police"].save()
 
-    with caplog.at_level(logging.ERROR, logger="orders.permits.services"):
+    with caplog.at_level(logging.ERROR, logger="orders.permits.services.sweep"):
         result = claims_create_overdue(now=day_after(permit.deadline, 1))
 
     assert result.created == 1

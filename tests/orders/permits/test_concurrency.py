@@ -14,11 +14,8 @@ from django.db import connection, transaction
 
 from orders.permits.models import Claim, Permit
 from orders.permits.selectors import local_today
-from orders.permits.services import (
-    claims_create_overdue,
-    permit_close,
-    permit_restoration_add,
-)
+from orders.permits.services.lifecycle import permit_close, permit_restoration_add
+from orders.permits.services.sweep import claims_create_overdue
 from tests.factories import png_bytes
 from tests.orders.permits.conftest import SYSTEM, claims_in_jobs, day_after
 

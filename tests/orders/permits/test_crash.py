@@ -23,7 +23,7 @@ from django.db import connection
 
 from orders.permits.models import Claim
 from orders.permits.selectors import local_today
-from orders.permits.services import SEND_CLAIM_TASK, claims_create_overdue
+from orders.permits.services.sweep import SEND_CLAIM_TASK, claims_create_overdue
 from tests.orders.permits.conftest import day_after, procrastinate_jobs
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_jobs")]

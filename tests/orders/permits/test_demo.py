@@ -11,7 +11,7 @@ from layers.models import Organisation
 from orders.permits.demo import demo_permits_create
 from orders.permits.models import Claim, Permit, PermitHistory
 from orders.permits.selectors import local_today
-from orders.permits.services import claims_create_overdue
+from orders.permits.services.sweep import claims_create_overdue
 from tests.orders.permits.conftest import day_after
 
 

@@ -344,9 +344,9 @@ def test_huge_work_area_is_400(client, auth, orgs):
 
 
 def test_oversized_upload_is_413(client, auth, make_permit, monkeypatch):
-    from orders.permits import services
+    from orders.permits.services import lifecycle
 
-    monkeypatch.setattr(services, "MAX_UPLOAD_BYTES", 1000)
+    monkeypatch.setattr(lifecycle, "MAX_UPLOAD_BYTES", 1000)
     permit = make_permit()
     big = SimpleUploadedFile("big.png", PNG + b"\x00" * 2000, content_type="image/png")
     response = act(client, permit.pk, auth("acme"), big)

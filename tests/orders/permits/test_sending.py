@@ -14,11 +14,8 @@ from orders.appeals.models import Appeal, Category
 from orders.permits.claim_pdf import claim_pdf
 from orders.permits.models import Claim
 from orders.permits.selectors import local_today
-from orders.permits.services import (
-    ClaimDeliveryError,
-    SendOutcome,
-    claim_email,
-    claim_send,
+from orders.permits.services.sending import ClaimDeliveryError, SendOutcome, claim_email, claim_send
+from orders.permits.services.sweep import (
     claims_create_overdue,
     claims_redeliver,
     claims_redeliver_now,
@@ -119,7 +116,7 @@ def test_unsent_claim_without_a_live_job_is_deferred_again(claims):
 
 
 def test_a_batch_sends_what_it_can_and_raises_for_the_rest(claims, orgs):
-    from orders.permits.services import claims_send
+    from orders.permits.services.sending import claims_send
 
     orgs["police"].email = ""
     orgs["police"].save()

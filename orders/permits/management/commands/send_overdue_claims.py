@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from orders.permits.services import claims_create_overdue, claims_redeliver
+from orders.permits.services.sweep import claims_create_overdue, claims_redeliver
 
 
 class Command(BaseCommand):
