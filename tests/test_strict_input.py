@@ -147,6 +147,6 @@ def test_each_endpoint_takes_a_body_up_to_its_own_limit(client, operator, path, 
 
 
 def test_a_restoration_upload_may_be_larger_than_a_json_body():
-    from orders.permits.api import RestorationApi
+    from orders.permits.api.restoration import RestorationApi
 
     assert RestorationApi.max_body_bytes > 10 * 1024 * 1024 > settings.MAX_BODY_BYTES

@@ -3,9 +3,9 @@
 A photo is a JPEG, PNG or WebP that Pillow decodes to its last pixel; a document is a PDF that
 pypdf opens with at least one page. Whatever the client called the file, it is stored under a
 generated name with the extension of what it really is, and served back only as that type, as
-an attachment, under a sandboxing Content-Security-Policy (orders.permits.api): an HTML page
-named ``report.pdf``, or one that starts with ``%PDF-``, is refused here, and a file that slipped
-through could still never run in our origin.
+an attachment, under a sandboxing Content-Security-Policy (orders.permits.api.restoration): an
+HTML page named ``report.pdf``, or one that starts with ``%PDF-``, is refused here, and a file
+that slipped through could still never run in our origin.
 """
 
 from __future__ import annotations

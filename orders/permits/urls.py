@@ -2,34 +2,50 @@
 
 from django.urls import path
 
-from orders.permits import api
+from orders.permits.api.claims import ClaimApi, ClaimDocumentApi, ClaimListApi
+from orders.permits.api.permits import (
+    ExtensionRefuseApi,
+    PermitApi,
+    PermitCancelApi,
+    PermitCloseApi,
+    PermitConflictsApi,
+    PermitExtendApi,
+    PermitExtensionRequestApi,
+    PermitListApi,
+    PermitStartApi,
+)
+from orders.permits.api.restoration import (
+    PublicRestorationApi,
+    RestorationApi,
+    RestorationDocumentApi,
+)
 
 urlpatterns = [
-    path("permits", api.PermitListApi.as_view(), name="permits"),
-    path("permits/conflicts", api.PermitConflictsApi.as_view(), name="permit-conflicts"),
-    path("permits/<int:pk>", api.PermitApi.as_view(), name="permit"),
-    path("permits/<int:pk>/start", api.PermitStartApi.as_view(), name="permit-start"),
-    path("permits/<int:pk>/close", api.PermitCloseApi.as_view(), name="permit-close"),
-    path("permits/<int:pk>/cancel", api.PermitCancelApi.as_view(), name="permit-cancel"),
-    path("permits/<int:pk>/extend", api.PermitExtendApi.as_view(), name="permit-extend"),
+    path("permits", PermitListApi.as_view(), name="permits"),
+    path("permits/conflicts", PermitConflictsApi.as_view(), name="permit-conflicts"),
+    path("permits/<int:pk>", PermitApi.as_view(), name="permit"),
+    path("permits/<int:pk>/start", PermitStartApi.as_view(), name="permit-start"),
+    path("permits/<int:pk>/close", PermitCloseApi.as_view(), name="permit-close"),
+    path("permits/<int:pk>/cancel", PermitCancelApi.as_view(), name="permit-cancel"),
+    path("permits/<int:pk>/extend", PermitExtendApi.as_view(), name="permit-extend"),
     path(
         "permits/<int:pk>/extension-requests",
-        api.PermitExtensionRequestApi.as_view(),
+        PermitExtensionRequestApi.as_view(),
         name="permit-extension-request",
     ),
     path(
         "permits/<int:pk>/extension-requests/<int:extension_id>/refuse",
-        api.ExtensionRefuseApi.as_view(),
+        ExtensionRefuseApi.as_view(),
         name="permit-extension-refuse",
     ),
-    path("permits/<int:pk>/restoration", api.RestorationApi.as_view(), name="permit-restoration"),
+    path("permits/<int:pk>/restoration", RestorationApi.as_view(), name="permit-restoration"),
     path(
         "permits/<int:pk>/restoration/documents/<int:document_id>",
-        api.RestorationDocumentApi.as_view(),
+        RestorationDocumentApi.as_view(),
         name="permit-restoration-document",
     ),
-    path("claims", api.ClaimListApi.as_view(), name="claims"),
-    path("claims/<int:pk>", api.ClaimApi.as_view(), name="claim"),
-    path("claims/<int:pk>/document", api.ClaimDocumentApi.as_view(), name="claim-document"),
-    path("public/restoration", api.PublicRestorationApi.as_view(), name="public-restoration"),
+    path("claims", ClaimListApi.as_view(), name="claims"),
+    path("claims/<int:pk>", ClaimApi.as_view(), name="claim"),
+    path("claims/<int:pk>/document", ClaimDocumentApi.as_view(), name="claim-document"),
+    path("public/restoration", PublicRestorationApi.as_view(), name="public-restoration"),
 ]

@@ -1,16 +1,14 @@
-"""The permits and claims API: thin views over orders.permits.services and selectors."""
+"""Permits as a resource: list, issue, read, change, the conflict check, and each action."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import FileResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,13 +16,15 @@ from rest_framework.views import APIView
 from rest_framework_gis.pagination import GeoJsonPagination
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from gis.exceptions import BadQuery, Forbidden, NotFound, validated
+from gis.exceptions import Forbidden
 from gis.parsers import JSONParser
 from gis.roles import Viewer, viewer_for
 from gis.serializers import DayField
 from layers.models import NetworkKind
 from orders.permits import selectors
-from orders.permits.models import Claim, Extension, Permit, PermitHistory, RestorationDocument
+from orders.permits.api.base import ERRORS, MAX_ID, TRANSITION_ERRORS, _valid
+from orders.permits.api.claims import ClaimSerializer
+from orders.permits.models import Extension, Permit, PermitHistory, RestorationDocument
 from orders.permits.services.actions import allowed_actions
 from orders.permits.services.issuing import permit_issue, permit_update, work_area_from_geojson
 from orders.permits.services.lifecycle import (
@@ -33,36 +33,8 @@ from orders.permits.services.lifecycle import (
     permit_extend,
     permit_extension_refuse,
     permit_extension_request,
-    permit_restoration_add,
     permit_start,
 )
-from orders.permits.uploads import (
-    CONTENT_TYPES,
-    MAX_UPLOAD_BYTES,
-    MAX_UPLOAD_FILES,
-    download_name,
-)
-
-MAX_ID = 2**63 - 1
-
-
-def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    return validated(serializer_class(data=data), error=BadQuery)
-
-
-ERRORS = {
-    400: OpenApiResponse(description="invalid input, with the reason per field"),
-    401: OpenApiResponse(description="no token"),
-    403: OpenApiResponse(description="the role may not do this"),
-    404: OpenApiResponse(description="no such permit (or another contractor's)"),
-}
-TRANSITION_ERRORS = {
-    **ERRORS,
-    409: OpenApiResponse(
-        description="not allowed from the permit's status: `status` and the `allowed` actions"
-    ),
-}
-
 
 # --- output -----------------------------------------------------------------------------------
 
@@ -93,38 +65,6 @@ class DocumentSerializer(serializers.ModelSerializer):
     class Meta:
         model = RestorationDocument
         fields = ("id", "kind", "content_type", "name", "uploaded_at")
-
-
-class ClaimSerializer(serializers.ModelSerializer):
-    permit_number = serializers.CharField(source="permit.number")
-    recipient_name = serializers.CharField(source="recipient.name")
-    document_url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Claim
-        fields = (
-            "id",
-            "number",
-            "permit",
-            "permit_number",
-            "deadline",
-            "days_overdue",
-            "recipient_kind",
-            "recipient",
-            "recipient_name",
-            "email",
-            "delivery",
-            "attempts",
-            "last_error",
-            "last_attempt_at",
-            "sent_at",
-            "message_id",
-            "created_at",
-            "document_url",
-        )
-
-    def get_document_url(self, claim: Claim) -> str | None:
-        return f"/api/claims/{claim.pk}/document" if claim.document else None
 
 
 class PermitSerializer(GeoFeatureModelSerializer):
@@ -322,34 +262,6 @@ class ExtendInput(serializers.Serializer):
     )
     extension = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, help_text="the request to approve"
-    )
-
-
-class RestorationInput(serializers.Serializer):
-    restored_on = DayField()
-    text = serializers.CharField(max_length=5000)
-    files = serializers.ListField(
-        child=serializers.FileField(allow_empty_file=False),
-        required=False,
-        default=list,
-        help_text=f"photos (JPEG, PNG, WebP) or PDF documents, each at most "
-        f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB",
-    )
-
-
-class ClaimListQuery(serializers.Serializer):
-    delivery = serializers.ChoiceField(choices=Claim.Delivery.choices, required=False)
-    permit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
-
-
-class RestorationQuery(serializers.Serializer):
-    address = serializers.CharField(max_length=200, help_text="e.g. 2900 Eastern Avenue")
-    radius = serializers.FloatField(
-        required=False,
-        default=selectors.PUBLIC_RADIUS_M,
-        min_value=1,
-        max_value=selectors.PUBLIC_MAX_RADIUS_M,
-        help_text="metres around the address",
     )
 
 
@@ -580,169 +492,3 @@ class ExtensionRefuseApi(APIView):
             reason=q["reason"],
         )
         return _permit_response(request, pk)
-
-
-class RestorationApi(APIView):
-    permission_classes = [IsAuthenticated]
-    parser_classes = [MultiPartParser, FormParser]
-    max_body_bytes = MAX_UPLOAD_FILES * MAX_UPLOAD_BYTES + 1024 * 1024  # the files and the form
-
-    @extend_schema(
-        summary="The restoration act: date, text and photos or documents (multipart)",
-        request={"multipart/form-data": RestorationInput},
-        responses={
-            201: PermitDetailSerializer,
-            **TRANSITION_ERRORS,
-            413: OpenApiResponse(description="a file over the size limit"),
-        },
-        tags=["permits"],
-    )
-    def post(self, request: Request, pk: int) -> Response:
-        viewer = viewer_for(request.user)
-        selectors.permit_get(viewer=viewer, permit_id=pk)
-        q = _valid(RestorationInput, request.data)
-        permit_restoration_add(
-            viewer=viewer,
-            permit_id=pk,
-            restored_on=q["restored_on"],
-            text=q["text"],
-            files=q["files"],
-        )
-        return _permit_response(request, pk, status.HTTP_201_CREATED)
-
-
-class RestorationDocumentApi(APIView):
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(
-        summary="One photo or document of a permit's restoration act",
-        responses={
-            **{(200, content_type): OpenApiTypes.BINARY for content_type in CONTENT_TYPES},
-            **ERRORS,
-        },
-        tags=["permits"],
-    )
-    def get(self, request: Request, pk: int, document_id: int) -> FileResponse:
-        permit = selectors.permit_get(viewer=viewer_for(request.user), permit_id=pk)
-        document = RestorationDocument.objects.filter(pk=document_id, act__permit=permit).first()
-        if document is None:
-            raise NotFound(
-                _("No document %(document_id)s in permit %(number)s's act.")
-                % {"document_id": document_id, "number": permit.number}
-            )
-        try:
-            handle = document.file.open("rb")
-        except FileNotFoundError:
-            raise NotFound(_("The file is missing from storage.")) from None
-        return uploaded_file_response(
-            handle,
-            content_type=document.content_type,
-            filename=download_name(document.original_name, document.content_type),
-        )
-
-
-# What a browser may do with a file a contractor uploaded: nothing but save it. Even were it
-# shown, the sandbox gives it an origin of its own (no cookies, storage or our API) and no script.
-UPLOAD_POLICY = "default-src 'none'; sandbox; frame-ancestors 'none'"
-
-
-def uploaded_file_response(handle: Any, *, content_type: str, filename: str) -> FileResponse:
-    """A stored upload as a download: only its checked type, never sniffed, never a page."""
-    response = FileResponse(
-        handle, as_attachment=True, filename=filename, content_type=content_type
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = UPLOAD_POLICY
-    response["Cache-Control"] = "private, no-store"
-    response["Cross-Origin-Resource-Policy"] = "same-origin"
-    return response
-
-
-# --- claims -----------------------------------------------------------------------------------
-
-
-class ClaimListApi(generics.ListAPIView):
-    permission_classes = [IsAuthenticated]
-    serializer_class = ClaimSerializer
-    filter_backends: list = []
-
-    def get_queryset(self) -> QuerySet[Claim]:
-        q = _valid(ClaimListQuery, self.request.query_params)
-        return selectors.claims_list(
-            viewer=viewer_for(self.request.user),
-            delivery=q.get("delivery"),
-            permit_id=q.get("permit"),
-        )
-
-    @extend_schema(
-        summary="Claims with their delivery state (staff: all; a contractor: those to it)",
-        parameters=[ClaimListQuery],
-        responses={200: ClaimSerializer(many=True), 401: ERRORS[401]},
-        tags=["claims"],
-    )
-    def get(self, request: Request, *args, **kwargs) -> Response:
-        return super().get(request, *args, **kwargs)
-
-
-class ClaimApi(APIView):
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(
-        summary="One claim with its delivery state",
-        responses={200: ClaimSerializer, 401: ERRORS[401], 404: ERRORS[404]},
-        tags=["claims"],
-    )
-    def get(self, request: Request, pk: int) -> Response:
-        claim = selectors.claim_get(viewer=viewer_for(request.user), claim_id=pk)
-        return Response(ClaimSerializer(claim).data)
-
-
-class ClaimDocumentApi(APIView):
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(
-        summary="The claim's PDF",
-        responses={
-            (200, "application/pdf"): OpenApiTypes.BINARY,
-            401: ERRORS[401],
-            404: ERRORS[404],
-        },
-        tags=["claims"],
-    )
-    def get(self, request: Request, pk: int) -> FileResponse:
-        claim = selectors.claim_get(viewer=viewer_for(request.user), claim_id=pk)
-        if not claim.document:
-            raise NotFound(
-                _("Claim %(number)s has no PDF yet: it is made when it is sent.")
-                % {"number": claim.number}
-            )
-        try:
-            handle = claim.document.open("rb")
-        except FileNotFoundError:
-            raise NotFound(_("The PDF is missing from storage.")) from None
-        return FileResponse(handle, filename=f"{claim.number}.pdf", content_type="application/pdf")
-
-
-# --- public -----------------------------------------------------------------------------------
-
-
-class PublicRestorationApi(APIView):
-    authentication_classes: list = []
-
-    @extend_schema(
-        summary="When will my yard be restored: open permits at or near an address",
-        description=(
-            "Open (issued or in progress) permits within `radius` metres of the address, with "
-            "purpose, contractor, deadline, status and days overdue. No personal data."
-        ),
-        parameters=[RestorationQuery],
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT), 400: ERRORS[400]},
-        tags=["public"],
-    )
-    def get(self, request: Request) -> Response:
-        q = _valid(RestorationQuery, request.query_params)
-        return Response(
-            selectors.restoration_public(
-                address=q["address"], radius_m=q["radius"], today=selectors.local_today()
-            )
-        )
