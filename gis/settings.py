@@ -159,7 +159,7 @@ NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
 
 # Every page, the admin's included, runs only our own scripts and styles: nothing inline, no
 # other origin. MapLibre starts its workers from blob: URLs and draws images from blob:/data:.
-# An uploaded document is served with its own sandboxed policy (orders.permits.api).
+# An uploaded document is served with its own sandboxed policy (orders.permits.api.restoration).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

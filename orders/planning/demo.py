@@ -3,7 +3,7 @@
 The demo city has no utility break records, so the incidents are the City of Baltimore's own 311
 requests (``../shared/data/311-baltimore``, 2014–2019, credited "City of Baltimore / Open
 Baltimore") of the types that report a broken water or sewer line, with their real points and
-dates. They are 311 requests, not the utility's repair log: the README says so.
+dates. They are 311 requests, not the utility's repair log: docs/guide/planner.md says so.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ FIRST_YEAR, LAST_YEAR = 2000, 2100
 class UnitCost(models.Model):
     """What repairing one m² of a yard costs, by its surface: what a budget buys.
 
-    Seeded by the migration with placeholder figures (see the README); a city sets its own in
+    Seeded by the migration with placeholder figures (docs/guide/planner.md); a city sets its own in
     the admin. Amounts are in the city's currency, whatever that is.
     """
 

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-# Placeholder unit costs per m² of yard repair, by surface (see the README's Planning section):
+# Placeholder unit costs per m² of yard repair, by surface (docs/guide/planner.md, "Plans"):
 # a city replaces them with its own in the admin. Existing rows are never overwritten.
 UNIT_COSTS = {
     "asphalt": ("60.00", "placeholder: asphalt resurfacing"),
