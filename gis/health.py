@@ -9,6 +9,7 @@ uploads' directory.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -65,8 +66,14 @@ def workers_check() -> Check:
 
 
 def media_check() -> Check:
-    root = settings.MEDIA_ROOT
-    if not root.is_dir() or not os.access(root, os.W_OK | os.X_OK):
+    """Whether an upload can be stored.
+
+    MEDIA_ROOT must be writable or, before the first upload makes it, the directory it goes in.
+    """
+    place = Path(settings.MEDIA_ROOT)
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    if not place.is_dir() or not os.access(place, os.W_OK | os.X_OK):
         return {"status": "error", "error": "the uploads directory (MEDIA_ROOT) is not writable"}
     return {"status": "ok"}
 

@@ -73,10 +73,22 @@ def test_an_unreachable_cache_is_degraded(client: Client, worker: None) -> None:
     assert body["checks"]["database"]["status"] == "ok"
 
 
-def test_an_unwritable_uploads_directory_is_degraded(
+def test_uploads_not_made_yet_are_fine_where_they_can_be_made(
     client: Client, worker: None, tmp_path: Path
 ) -> None:
-    with override_settings(MEDIA_ROOT=tmp_path / "missing"):
+    # A fresh checkout has no var/media until the first upload: storage makes it then.
+    with override_settings(MEDIA_ROOT=tmp_path / "var" / "media"):
+        body = client.get("/healthz").json()
+    assert body["checks"]["media"] == {"status": "ok"}
+    assert body["status"] == "ok"
+
+
+def test_uploads_that_cannot_be_stored_are_degraded(
+    client: Client, worker: None, tmp_path: Path
+) -> None:
+    # Not a permission test: the suite may run as root, whom no mode stops.
+    (tmp_path / "a-file").write_text("not a directory")
+    with override_settings(MEDIA_ROOT=tmp_path / "a-file" / "media"):
         body = client.get("/healthz").json()
     assert body["status"] == "degraded"
     assert "MEDIA_ROOT" in body["checks"]["media"]["error"]
