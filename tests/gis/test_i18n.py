@@ -48,19 +48,30 @@ def msgfmt_statistics(po: Path) -> str:
 
 @pytest.fixture(scope="module")
 def current_catalogs(tmp_path_factory) -> Path:
-    """The catalogs as ``makemessages`` makes them from the code now, in a copy of locale/."""
+    """The catalogs as ``makemessages`` makes them from the code now, in a copy of locale/.
+
+    makemessages writes into the checkout's locale/ whatever LOCALE_PATHS says (it is the
+    ``locale`` directory above the files): the committed catalogs are put back afterwards, so the
+    suite leaves the tree as it found it.
+    """
     if shutil.which("msgfmt") is None:
         pytest.fail("msgfmt missing: scripts/setup.sh installs gettext")
-    locale = tmp_path_factory.mktemp("locale") / "locale"
-    shutil.copytree(ROOT / "locale", locale)
-    subprocess.run(
-        ["scripts/messages.sh"],
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "CITYGIS_LOCALE_DIR": str(locale), "HOME": "/tmp"},
-        check=True,
-        capture_output=True,
-    )
-    return locale
+    base = tmp_path_factory.mktemp("locale")
+    committed, fresh = base / "committed", base / "fresh"
+    shutil.copytree(ROOT / "locale", committed)
+    try:
+        subprocess.run(
+            ["scripts/messages.sh"],
+            cwd=ROOT,
+            env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+            check=True,
+            capture_output=True,
+        )
+        shutil.copytree(ROOT / "locale", fresh)
+    finally:
+        for po in committed.glob("*/LC_MESSAGES/*.po"):
+            shutil.copy2(po, ROOT / "locale" / po.relative_to(committed))
+    return fresh
 
 
 @pytest.mark.parametrize("domain", ["django", "djangojs"])
