@@ -8,7 +8,6 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
-from xml.sax.saxutils import escape
 
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
@@ -16,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from psycopg_pool import PoolTimeout
 
-from gis.exceptions import NulByte, error_body, nul_in
+from gis.exceptions import ApplicationError, NulByte, error_body, nul_in
 
 log = logging.getLogger("citygis.errors")
 
@@ -132,11 +131,26 @@ def error_response(request: HttpRequest, exc: BaseException | None) -> JsonRespo
 
 
 NUL = "\x00"
-OPEN311_PREFIX = "/open311/"
-OPEN311_XML_ERROR = (
-    '<?xml version="1.0" encoding="utf-8"?>\n'
-    "<errors><error><code>400</code><description>%s</description></error></errors>"
-)
+
+ErrorWriter = Callable[[HttpRequest, ApplicationError], HttpResponse]
+ERROR_WRITERS: dict[str, ErrorWriter] = {}
+"""Path prefix → how an error the middleware answers is written there, for an app whose spec has
+a format of its own (Open311's list of errors, in the path's format)."""
+
+
+def error_writer_register(prefix: str, writer: ErrorWriter) -> None:
+    """How the errors under ``prefix`` are written: an app's ``AppConfig.ready()`` says it."""
+    ERROR_WRITERS[prefix] = writer
+
+
+def error_written(request: HttpRequest, error: ApplicationError) -> HttpResponse:
+    """An error answered before any view runs: in its app's format, else our JSON."""
+    for prefix, writer in ERROR_WRITERS.items():
+        if request.path.startswith(prefix):
+            return writer(request, error)
+    return JsonResponse(
+        error_body(error.message, code=error.code, **error.extra), status=int(error.status)
+    )
 
 
 def nul_at(request: HttpRequest) -> str | None:
@@ -161,17 +175,5 @@ class RejectNulMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if (where := nul_at(request)) is not None:
-            error = NulByte(where)
-            if request.path.startswith(OPEN311_PREFIX):  # the GeoReport spec's error list
-                if request.path.endswith(".xml"):
-                    return HttpResponse(
-                        OPEN311_XML_ERROR % escape(error.message),
-                        status=400,
-                        content_type="text/xml; charset=utf-8",
-                    )
-                body = [{"code": 400, "description": error.message}]
-                return JsonResponse(body, status=400, safe=False)
-            return JsonResponse(
-                error_body(error.message, code=error.code, **error.extra), status=400
-            )
+            return error_written(request, NulByte(where))
         return self.get_response(request)

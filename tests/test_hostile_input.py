@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from xml.etree import ElementTree
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -185,3 +186,13 @@ def api_routes() -> list[str]:
 def test_garbage_query_parameters_never_make_a_500(client, operator, path):
     response = client.get(f"{path}?from=%00&to=x&limit=1e999&offset=-1&bbox=a,b,c,d", **operator)
     assert response.status_code < 500, (path, response.content[:300])
+
+
+def test_a_nul_byte_in_an_open311_xml_path_is_the_specs_xml_error_list(client):
+    # Refused by the middleware before any view: the appeals app says how Open311 writes errors.
+    response = client.get("/open311/v2/requests.xml?status=%00")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "text/xml; charset=utf-8"
+    error = ElementTree.fromstring(response.content).find("error")
+    assert error.findtext("code") == "400"
+    assert error.findtext("description") == "A NUL byte (%00) in status."

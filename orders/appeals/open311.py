@@ -22,7 +22,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import validate_email
 from django.db.models import QuerySet
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -190,6 +190,15 @@ def answer(data: Any, fmt: str, *, root: str, status: int = 200) -> HttpResponse
     else:
         body = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False).encode()
     return HttpResponse(body, status=status, content_type=CONTENT_TYPES[fmt])
+
+
+def error_answer(request: HttpRequest, error: ApplicationError) -> HttpResponse:
+    """An error answered before the view (gis.middleware), as the spec lists errors."""
+    fmt = "xml" if request.path.endswith(".xml") else "json"
+    status = int(error.status)
+    return answer(
+        [{"code": status, "description": error.message}], fmt, root="errors", status=status
+    )
 
 
 # --- views -----------------------------------------------------------------------------------
