@@ -7,6 +7,7 @@ replaced by fakes: Debian 12 offers PostgreSQL 15, Debian 13 offers 17.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -136,3 +137,16 @@ def test_make_help_lists_every_target_with_what_it_does():
     listed = {line.split()[1]: line for line in answer.stdout.splitlines() if line.strip()}
     assert set(listed) == targets
     assert all(len(line.split()) > 2 for line in listed.values())  # each says what it does
+
+
+def test_every_variable_the_settings_read_is_in_env_example() -> None:
+    settings_source = (ROOT / "gis" / "settings.py").read_text()
+    read = set(
+        re.findall(
+            r'(?:os\.environ\.get\(|os\.environ\[|_env_(?:bool|list|box)\()"([A-Z][A-Z0-9_]+)"',
+            settings_source,
+        )
+    )
+    assert len(read) > 50  # the pattern still finds them
+    documented = set(re.findall(r"\b([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text()))
+    assert read - documented == set()
