@@ -7,12 +7,14 @@ class LayersConfig(AppConfig):
     verbose_name = "City objects"
 
     def ready(self) -> None:
-        from layers.layer_specs import SPECS
+        from gis.apps import app_modules
         from layers.registry import layers_register
         from layers.triggers import install_street_name_triggers
 
-        # The base layers first; the apps after this one in INSTALLED_APPS add theirs.
-        layers_register(SPECS)
+        # Each app's layers (its layer_specs.SPECS), in INSTALLED_APPS order: this app's base
+        # layers first. Every model is loaded by now, so the specs' fields can be checked.
+        for module in app_modules("layer_specs"):
+            layers_register(module.SPECS)
 
         # Like the tile purge triggers, these follow the registry, not a migration: a layer
         # that gains street keys gets its triggers on the next migrate.

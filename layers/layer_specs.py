@@ -1,8 +1,8 @@
 """The city's own layers: houses, yards, networks, transport and the base map.
 
-The apps built on layers add theirs from their own ``layer_specs`` (``LayersConfig.ready`` and
-each app's ``ready()`` call ``layers_register``); this module is the first, so its layers come
-first in every list.
+The apps built on layers declare theirs in their own ``layer_specs``; ``LayersConfig.ready``
+registers every app's in ``INSTALLED_APPS`` order, this one first, so its layers come first in
+every list.
 """
 
 from __future__ import annotations

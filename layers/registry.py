@@ -2,8 +2,8 @@
 
 Tiles, search, OGC API Features, importers and the admin all look layers up here; nothing else
 names a layer's table or columns. Each app declares its own layers in its ``layer_specs`` module
-(``SPECS``) and registers them from its ``AppConfig.ready()``, as the admin discovers each app's
-``admin.py``: the base package never names the apps built on it. Adding a layer is one
+(``SPECS``), and ``LayersConfig.ready()`` registers each app's, as the admin discovers each
+app's ``admin.py``: the base package never names the apps built on it. Adding a layer is one
 ``LayerSpec`` in its app's ``layer_specs`` plus its model.
 """
 

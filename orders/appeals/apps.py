@@ -8,13 +8,10 @@ class AppealsConfig(AppConfig):
 
     def ready(self) -> None:
         from gis.middleware import error_writer_register
-        from layers.registry import layers_register
         from layers.selectors import CARD_HOOKS
-        from orders.appeals.layer_specs import SPECS
         from orders.appeals.open311 import error_answer
         from orders.appeals.selectors import card_linked_appeals
 
-        layers_register(SPECS)
         # Open311 clients read the GeoReport error list, in the path's format, even for a
         # request the middleware refuses before any view.
         error_writer_register("/open311/", error_answer)
