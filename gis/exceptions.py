@@ -25,6 +25,10 @@ class ApplicationError(Exception):
         self.message = message
         self.extra = extra or {}
 
+    def body(self) -> dict[str, Any]:
+        """The JSON body every door answers this error with (``error_body``)."""
+        return error_body(self.message, code=self.code, **self.extra)
+
 
 class BadInput(ApplicationError):
     """A request body the API cannot accept (400), its fields' reasons in ``extra``."""
@@ -201,7 +205,7 @@ def _error_response(exc: Exception, context: dict[str, Any]) -> Response | None:
         )
     if isinstance(exc, ApplicationError):
         return Response(
-            error_body(exc.message, code=exc.code, **exc.extra),
+            exc.body(),
             status=exc.status,
             headers=getattr(exc, "headers", None),
         )

@@ -148,9 +148,7 @@ def error_written(request: HttpRequest, error: ApplicationError) -> HttpResponse
     for prefix, writer in ERROR_WRITERS.items():
         if request.path.startswith(prefix):
             return writer(request, error)
-    return JsonResponse(
-        error_body(error.message, code=error.code, **error.extra), status=int(error.status)
-    )
+    return JsonResponse(error.body(), status=int(error.status))
 
 
 def nul_at(request: HttpRequest) -> str | None:

@@ -41,7 +41,6 @@ from gis.exceptions import (
     NulByte,
     Unauthorized,
     Unavailable,
-    error_body,
     nul_in,
 )
 from gis.languages import request_language
@@ -278,7 +277,7 @@ class TileServer:
             return await _json(
                 send,
                 exc.status,
-                error_body(exc.message, code=exc.code, **exc.extra),
+                exc.body(),
                 headers=_extra_headers(exc),
             )
         key = tileset.cache_key(tile)
@@ -328,7 +327,7 @@ class TileServer:
             assert self.lookup_pool is not None  # _start opens it when there are routes
             body = await route(query, viewer, self.lookup_pool, language)
         except ApplicationError as exc:
-            payload = error_body(exc.message, code=exc.code, **exc.extra)
+            payload = exc.body()
             return await _respond(
                 send, exc.status, [*API_HEADERS, *_extra_headers(exc)], _api_json(payload)
             )

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.http import parse_etags
 from django.views.decorators.http import require_safe
 
-from gis.exceptions import ApplicationError, error_body
+from gis.exceptions import ApplicationError
 from tiles.rasters import raster_colormap, raster_get, raster_tile_etag, raster_tile_render
 from tiles.selectors import tile_address
 
@@ -25,7 +25,7 @@ def raster_tile(request: HttpRequest, name: str, z: int, x: int, y: int) -> Http
         raster = raster_get(name=name)
         colormap = raster_colormap(raster=raster, name=request.GET.get("colormap"))
     except ApplicationError as exc:
-        return JsonResponse(error_body(exc.message, code=exc.code, **exc.extra), status=exc.status)
+        return JsonResponse(exc.body(), status=exc.status)
     etag = raster_tile_etag(raster=raster, tile=tile, colormap=colormap)
     headers = {
         "ETag": etag,

@@ -192,13 +192,15 @@ def answer(data: Any, fmt: str, *, root: str, status: int = 200) -> HttpResponse
     return HttpResponse(body, status=status, content_type=CONTENT_TYPES[fmt])
 
 
+def errors_answer(code: int, description: str, fmt: str) -> HttpResponse:
+    """The spec's list of errors, of one error: what every Open311 error answers."""
+    return answer([{"code": code, "description": description}], fmt, root="errors", status=code)
+
+
 def error_answer(request: HttpRequest, error: ApplicationError) -> HttpResponse:
-    """An error answered before the view (gis.middleware), as the spec lists errors."""
+    """An error answered before the view (gis.middleware), in the path's format."""
     fmt = "xml" if request.path.endswith(".xml") else "json"
-    status = int(error.status)
-    return answer(
-        [{"code": status, "description": error.message}], fmt, root="errors", status=status
-    )
+    return errors_answer(int(error.status), error.message, fmt)
 
 
 # --- views -----------------------------------------------------------------------------------
@@ -234,9 +236,7 @@ class Open311View(APIView):
             code, description = exc.status_code, str(exc.detail)
         else:
             raise exc
-        response = answer(
-            [{"code": code, "description": description}], fmt, root="errors", status=code
-        )
+        response = errors_answer(code, description, fmt)
         wait = getattr(exc, "retry_after", None) or getattr(exc, "wait", None)
         if code == 429 and wait:
             response["Retry-After"] = str(math.ceil(wait))
