@@ -61,7 +61,7 @@ def workers_check() -> Check:
         "alive": alive,
         "jobs_waiting": queue.get("todo", 0),
         "jobs_running": queue.get("doing", 0),
-        **({} if alive else {"error": "no job worker has been seen for 30 s"}),
+        **({} if alive else {"error": f"no job worker has been seen for {WORKER_SILENT_S} s"}),
     }
 
 
