@@ -57,6 +57,13 @@ from gis.spatial import TileAddress
 from gis.throttling import failure_record, failures_wait, refused, scope_ip
 from layers.registry import layers_purged_with
 from tiles.cache import CachedTile, LocalTileCache, parse_purge_payload
+from tiles.metrics import (
+    TILE_FROM_LOCAL,
+    TILE_FROM_REDIS,
+    TILE_RENDERED,
+    Observed,
+    RouteMetrics,
+)
 from tiles.redis_cache import RedisTileCache
 from tiles.selectors import TileSet, tile_address, tileset_for
 from tiles.triggers import CHANNEL
@@ -120,6 +127,11 @@ class TileServer:
     ) -> None:
         self.app = app
         self.json_routes = dict(json_routes or {})
+        # /metrics: each route's counters, named by the path's last part (/api/search: search).
+        self._tile_metrics = RouteMetrics("tile")
+        self._route_metrics = {
+            path: RouteMetrics(path.rstrip("/").rsplit("/", 1)[-1]) for path in self.json_routes
+        }
         # The lookups' statements run prepared with generic plans (gis.prepared): their own pool,
         # so that setting never reaches the tile statements.
         self.lookup_pool: AsyncConnectionPool | None = None
@@ -221,14 +233,22 @@ class TileServer:
         if scope["type"] == "http":
             match = TILE_PATH.match(scope["path"])
             if match and scope["method"] in ("GET", "HEAD"):
-                return await self._unless_down(send, self._tile(scope, send, match))
+                observed = Observed(send, self._tile_metrics)
+                try:
+                    return await self._unless_down(observed, self._tile(scope, observed, match))
+                finally:
+                    observed.done()
             route = self.json_routes.get(scope["path"])
             if route is not None and scope["method"] == "GET":
                 headers = dict(scope["headers"])
                 query = dict(parse_qsl(scope["query_string"].decode("latin-1"), encoding="utf-8"))
                 if _for_api_client(headers, query):
-                    lookup = self._lookup(scope, send, route, headers, query)
-                    return await self._unless_down(send, lookup)
+                    observed = Observed(send, self._route_metrics[scope["path"]])
+                    try:
+                        lookup = self._lookup(scope, observed, route, headers, query)
+                        return await self._unless_down(observed, lookup)
+                    finally:
+                        observed.done()
         return await self.app(scope, receive, send)
 
     async def _unless_down(self, send: Send, answer: Coroutine[Any, Any, None]) -> None:
@@ -284,13 +304,17 @@ class TileServer:
         # Taken before any await: a purge landing meanwhile keeps what we fetch out of the cache.
         epoch = self.local.epoch
         cached = self.local.get(key)
-        if cached is None and self.redis is not None:
+        if cached is not None:
+            TILE_FROM_LOCAL.inc()
+        elif self.redis is not None:
             body = await self.redis.get(key)
             if body is not None:
+                TILE_FROM_REDIS.inc()
                 cached = CachedTile(body)
                 self.local.put(key, cached, epoch=epoch)
         if cached is None:
             cached = CachedTile(await self._render(tileset, tile))
+            TILE_RENDERED.inc()
             if self.local.put(key, cached, epoch=epoch) and self.redis is not None:
                 await self.redis.put(key, cached.body)
         await self._send_tile(send, scope, headers, cached, public=tileset.is_public)
