@@ -66,7 +66,7 @@ from tiles.metrics import (
 )
 from tiles.redis_cache import RedisTileCache
 from tiles.selectors import TileSet, tile_address, tileset_for
-from tiles.triggers import CHANNEL
+from tiles.triggers import CHANNEL, VIEWERS_CHANNEL
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -141,6 +141,7 @@ class TileServer:
         self._started: asyncio.Lock | None = None
         self._listener: asyncio.Task[None] | None = None
         self._tokens: dict[tuple[str, str], tuple[Viewer, float]] = {}
+        self._viewers_epoch = 0
         # Resolved layer lists per viewer: the registry is fixed for the process's life.
         self._tilesets: dict[tuple[str, Viewer], TileSet] = {}
 
@@ -196,19 +197,28 @@ class TileServer:
         self._started = None
 
     async def _listen(self, params: dict[str, Any], listening: asyncio.Event) -> None:
-        """Purge the caches as the database announces changed rows (tiles/triggers.py)."""
+        """Purge the caches as the database announces changed rows (tiles/triggers.py).
+
+        And forget the known tokens and sessions when one of them, or an account, changed:
+        on whichever instance it was revoked, it stops working here too.
+        """
         while True:
             try:
                 async with await AsyncConnection.connect(**params, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
+                    await conn.execute(f"LISTEN {VIEWERS_CHANNEL}")
                     listening.set()
                     async for notify in conn.notifies():
-                        await self.purge(notify.payload)
+                        if notify.channel == VIEWERS_CHANNEL:
+                            self.forget_viewers()
+                        else:
+                            await self.purge(notify.payload)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database went away: reconnect, and drop what we may have missed
                 log.exception("tile purge listener lost its connection; retrying")
                 self.local.clear()
+                self.forget_viewers()
                 await asyncio.sleep(1.0)
 
     async def purge(self, payload: str) -> None:
@@ -375,7 +385,11 @@ class TileServer:
     async def _known(
         self, key: tuple[str, str], scope: Scope, lookup: Callable[[str], Viewer | None]
     ) -> Viewer:
-        """The viewer of a token or session, remembered TOKEN_TTL_S; failed tokens counted."""
+        """The viewer of a token or session, remembered TOKEN_TTL_S; failed tokens counted.
+
+        Forgotten sooner when the database announces a revoked token, a changed account or an
+        ended session (``_listen``), from any instance.
+        """
         known = self._tokens.get(key)
         if known and known[1] > time.monotonic():
             return known[0]
@@ -385,6 +399,8 @@ class TileServer:
             wait = await _in_django(failures_wait, ip)
             if wait:
                 raise refused(wait)
+        # Taken before the lookup: a change announced meanwhile keeps its answer out of memory.
+        epoch = self._viewers_epoch
         viewer = await _in_django(lookup, secret)
         if viewer is None:
             if kind == "session":
@@ -393,8 +409,14 @@ class TileServer:
             raise Unauthorized("Invalid token.")
         if len(self._tokens) > MAX_TILESETS:
             self._tokens.clear()
-        self._tokens[key] = (viewer, time.monotonic() + TOKEN_TTL_S)
+        if epoch == self._viewers_epoch:
+            self._tokens[key] = (viewer, time.monotonic() + TOKEN_TTL_S)
         return viewer
+
+    def forget_viewers(self) -> None:
+        """Forget every known token and session: one of them, or an account, changed."""
+        self._viewers_epoch += 1
+        self._tokens.clear()
 
     async def _send_tile(
         self,
