@@ -17,7 +17,8 @@ from tests.factories import CommandRun
 from tiles.selectors import forget_bounds
 
 # The live server and Chromium of the browser tests: the `browser` fixture and their helpers.
-pytest_plugins = ["tests.live_server"]
+# The streaming replica of the test cluster: the `replica` fixture (tests/replica.py).
+pytest_plugins = ["tests.live_server", "tests.replica"]
 
 
 @pytest.fixture(autouse=True)
