@@ -61,7 +61,7 @@ def _first(params: dict[str, Any], statement: str, args: tuple[Any, ...]) -> Any
 
 
 @pytest.fixture(scope="session")
-def replica(django_db_setup: None) -> Iterator[Standby]:
+def standby(django_db_setup: None) -> Iterator[Standby]:
     if os.environ.get("DATABASE_URL"):
         pytest.skip("the replica test copies the project-local cluster (DATABASE_URL is set)")
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
@@ -75,10 +75,22 @@ def replica(django_db_setup: None) -> Iterator[Standby]:
     )
     standby.script("drop")  # a copy left by a run that was killed: its WAL is long gone
     standby.script("start")
+    try:
+        yield standby
+    finally:
+        standby.script("drop")
+
+
+@pytest.fixture(scope="module")
+def replica(standby: Standby) -> Iterator[Standby]:
+    """The ``replica`` alias on the standby, for one module's tests only (others never see it).
+
+    Module-scoped so that it exists before pytest-django checks a test's ``databases``.
+    """
     default = connections["default"].settings_dict
     alias = {
         **copy.deepcopy(default),
-        "PORT": str(port),
+        "PORT": standby.env["CITYGIS_REPLICA_PORT"],
         "TEST": {**default["TEST"], "MIRROR": "default"},  # never flushed: it is read-only
     }
     if "pool" in alias["OPTIONS"]:
@@ -92,4 +104,3 @@ def replica(django_db_setup: None) -> Iterator[Standby]:
         connections[REPLICA_ALIAS].close_pool()
         del connections.settings[REPLICA_ALIAS]
         settings.DATABASES.pop(REPLICA_ALIAS, None)
-        standby.script("drop")
