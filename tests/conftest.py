@@ -16,9 +16,10 @@ from layers.selectors import forget_city_extent
 from tests.factories import CommandRun
 from tiles.selectors import forget_bounds
 
-# The live server and Chromium of the browser tests: the `browser` fixture and their helpers.
-# The streaming replica of the test cluster: the `replica` fixture (tests/replica.py).
-pytest_plugins = ["tests.live_server", "tests.replica"]
+# The live server and Chromium of the browser tests: the `browser` fixture and their helpers;
+# real servers and workers as subprocesses: the `processes` fixture; the streaming replica of the
+# test cluster: the `replica` fixture (tests/replica.py).
+pytest_plugins = ["tests.live_server", "tests.processes", "tests.replica"]
 
 
 @pytest.fixture(autouse=True)
