@@ -223,9 +223,15 @@ def test_a_permit_taken_from_a_contractor_is_never_served_from_a_lagging_replica
             permit = city["permit"]
             owner = "SELECT contractor_id FROM permits_permit WHERE id = %s"
             assert replica.sql(owner, (permit.pk,)) == permit.contractor_id
+            # A purge that lands while a tile renders keeps that render out of the cache (the
+            # reassignment announces the permit more than once): ask until it is cached again.
+            for _ in range(50):
+                response = await client.get(tile_path("permits"), headers=headers)
+                assert features(response.content, "permits") == []
+                if key in server.local._entries:
+                    break
+                await asyncio.sleep(0.02)
             assert features(server.local._entries[key].body, "permits") == []
-            response = await client.get(tile_path("permits"), headers=headers)
-            assert features(response.content, "permits") == []
         # Replayed: reads return to the replica.
         await caught_up(server)
         before = REPLICA.served[REPLICA_ALIAS]
