@@ -25,7 +25,7 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg_pool import AsyncConnectionPool
 
 SESSION_SETUP = "SET plan_cache_mode = force_generic_plan"
@@ -64,8 +64,11 @@ def numbered(statement: str) -> Numbered:
     return Numbered(text=_PLACEHOLDER.sub(number, statement), names=tuple(names))
 
 
-def prepared_rows(statement: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    """Run a statement on Django's connection as a prepared statement; all its rows."""
+def prepared_rows(
+    statement: str, params: Mapping[str, Any], *, using: str = DEFAULT_DB_ALIAS
+) -> list[tuple[Any, ...]]:
+    """Run a statement on a Django connection as a prepared statement; all its rows."""
+    connection = connections[using]
     connection.ensure_connection()
     raw = connection.connection
     prepared = settings.DB_PREPARED_STATEMENTS

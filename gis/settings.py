@@ -114,6 +114,9 @@ MIDDLEWARE = [
     # Around everything else: requests and latencies of Django's views for /metrics (the ASGI
     # front counts its own, tiles.metrics).
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # A request that may write reads only the primary, and what it wrote holds reads off the
+    # replica until the replica has it (gis.replica).
+    "gis.replica.ReplicaMiddleware",
     # A map on another origin reads tiles, TileJSON, the catalog and OGC (CORS_URLS_REGEX); it
     # answers their preflights itself, and marks every answer there, refusals too.
     "corsheaders.middleware.CorsMiddleware",
@@ -249,6 +252,31 @@ DATABASES = {
         "TEST": {"NAME": os.environ.get("CITYGIS_TEST_DB", "test_citygis")},
     }
 }
+# A replica busy or away is no reason to wait long: the read goes to the primary instead.
+REPLICA_POOL_TIMEOUT = min(DB_POOL_TIMEOUT, 0.5)
+# A streaming replica (hot standby) of the primary for the reads that may go there: tiles, the
+# lookups, OGC API Features (gis.replica). Each read goes there only when the replica has replayed
+# every change this process has heard of, and is at most REPLICA_MAX_LAG seconds behind; else
+# it goes to the primary. Under tests it mirrors the default database (the replica test points
+# it at a real standby itself).
+if os.environ.get("DATABASE_REPLICA_URL"):
+    _REPLICA = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"], engine="django.contrib.gis.db.backends.postgis"
+    )
+    DATABASES["replica"] = {
+        **DATABASES["default"],
+        **{k: v for k, v in _REPLICA.items() if k in ("NAME", "USER", "PASSWORD", "HOST", "PORT")},
+        "OPTIONS": {
+            **_REPLICA.get("OPTIONS", {}),
+            **(
+                {"pool": {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": REPLICA_POOL_TIMEOUT}}
+                if DB_POOL_SIZE
+                else {}
+            ),
+        },
+        "TEST": {"MIRROR": "default"},
+    }
+REPLICA_MAX_LAG = float(os.environ.get("REPLICA_MAX_LAG", "5"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The address search (layers.search) runs one long statement that costs more to plan than to run,
 # so it prepares it on each connection (Django leaves psycopg's prepared statements off for all

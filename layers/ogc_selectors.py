@@ -17,13 +17,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.gis.db.models import Extent
-from django.db import DataError, InternalError, ProgrammingError, transaction
+from django.db import DEFAULT_DB_ALIAS, DataError, InternalError, ProgrammingError, transaction
 from django.db.models import Max, Min, Q
 from django.db.models.expressions import OrderBy
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gis.exceptions import NotFound
+from gis.replica import replica_read
 from gis.roles import Viewer
 from layers.geojson import feature, related_fields
 from layers.ogc_cql2 import FilterError, filter_check, filter_parse
@@ -125,13 +126,15 @@ def _instant(value: date | datetime | None, *, end: bool = False) -> str | None:
     return f"{value.isoformat()}T{'23:59:59' if end else '00:00:00'}Z"
 
 
-def collection_extent(*, spec: LayerSpec, viewer: Viewer) -> dict[str, Any] | None:
+def collection_extent(
+    *, spec: LayerSpec, viewer: Viewer, using: str = DEFAULT_DB_ALIAS
+) -> dict[str, Any] | None:
     """The spatial (CRS84) and temporal extent of the rows the viewer may see; None if none."""
     aggregates: dict[str, Any] = {"bbox": Extent(spec.geometry_field.name)}
     if spec.datetime_field:
         aggregates["first"] = Min(spec.datetime_field)
         aggregates["last"] = Max(spec.datetime_field)
-    found = spec.queryset_for(viewer).aggregate(**aggregates)
+    found = spec.queryset_for(viewer).using(using).aggregate(**aggregates)
     if found["bbox"] is None:
         return None
     extent: dict[str, Any] = {"spatial": {"bbox": [list(found["bbox"])], "crs": CRS84}}
@@ -143,7 +146,10 @@ def collection_extent(*, spec: LayerSpec, viewer: Viewer) -> dict[str, Any] | No
     return extent
 
 
-def collection_describe(*, spec: LayerSpec, viewer: Viewer, base: str) -> dict[str, Any]:
+@replica_read
+def collection_describe(
+    *, spec: LayerSpec, viewer: Viewer, base: str, using: str = DEFAULT_DB_ALIAS
+) -> dict[str, Any]:
     """One collection's metadata: id, title, extent from the data, CRS and links."""
     url = f"{base}collections/{spec.name}"
     doc: dict[str, Any] = {
@@ -156,7 +162,7 @@ def collection_describe(*, spec: LayerSpec, viewer: Viewer, base: str) -> dict[s
         "crs": [CRS84],
         "storageCrs": CRS84,
     }
-    extent = collection_extent(spec=spec, viewer=viewer)
+    extent = collection_extent(spec=spec, viewer=viewer, using=using)
     if extent is not None:
         doc["extent"] = extent
     doc["links"] = [
@@ -175,12 +181,16 @@ def collection_describe(*, spec: LayerSpec, viewer: Viewer, base: str) -> dict[s
     return doc
 
 
-def collections_describe(*, viewer: Viewer, base: str) -> dict[str, Any]:
+@replica_read
+def collections_describe(
+    *, viewer: Viewer, base: str, using: str = DEFAULT_DB_ALIAS
+) -> dict[str, Any]:
     """Every collection the viewer's role may see, in registry order."""
     url = f"{base}collections"
     return {
         "collections": [
-            collection_describe(spec=spec, viewer=viewer, base=base) for spec in layers_for(viewer)
+            collection_describe(spec=spec, viewer=viewer, base=base, using=using)
+            for spec in layers_for(viewer)
         ],
         "links": [
             _link(_with_query(url, {"f": "json"}), "self", JSON, "The collections"),
@@ -305,8 +315,15 @@ def _timestamp() -> str:
     return timezone.now().astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+@replica_read
 def items_page(
-    *, spec: LayerSpec, viewer: Viewer, query: ItemsQuery, base: str, params: Mapping[str, str]
+    *,
+    spec: LayerSpec,
+    viewer: Viewer,
+    query: ItemsQuery,
+    base: str,
+    params: Mapping[str, str],
+    using: str = DEFAULT_DB_ALIAS,
 ) -> dict[str, Any]:
     """One page of the collection's items as a GeoJSON FeatureCollection with paging links.
 
@@ -314,6 +331,7 @@ def items_page(
     """
     qs = (
         spec.queryset_for(viewer)
+        .using(using)
         .filter(query.where)
         .select_related(*related_fields(spec, viewer))
         .order_by(*query.order_by, "pk")
@@ -321,7 +339,7 @@ def items_page(
     try:
         # A savepoint: a value the database rejects (out of range, a GEOS error on a broken
         # polygon in a filter) must not poison the request's connection.
-        with transaction.atomic():
+        with transaction.atomic(using=using):
             matched = qs.count()
             rows = []
             if query.offset < matched:  # past the end the database is not asked at all
@@ -367,9 +385,12 @@ def items_page(
     }
 
 
-def item_get(*, spec: LayerSpec, viewer: Viewer, fid: str, base: str) -> dict[str, Any]:
+@replica_read
+def item_get(
+    *, spec: LayerSpec, viewer: Viewer, fid: str, base: str, using: str = DEFAULT_DB_ALIAS
+) -> dict[str, Any]:
     """One feature by id, if this viewer may see its row; otherwise 404."""
-    qs = spec.queryset_for(viewer).select_related(*related_fields(spec, viewer))
+    qs = spec.queryset_for(viewer).using(using).select_related(*related_fields(spec, viewer))
     obj = qs.filter(pk=int(fid)).first() if FID_RE.match(fid) and int(fid) < 2**63 else None
     if obj is None:
         raise NotFound(

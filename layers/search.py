@@ -15,9 +15,11 @@ from functools import lru_cache, partial
 from typing import Any, NamedTuple
 
 import orjson
+from django.db import DEFAULT_DB_ALIAS
 
 from gis.exceptions import ApplicationError
 from gis.prepared import prepared_rows
+from gis.replica import replica_read
 from gis.roles import Role, Viewer
 from layers.addresses import (
     ParsedAddress,
@@ -200,13 +202,15 @@ def _searched(
     )
 
 
-def search_rows(plan: SearchPlan) -> list[tuple[Any, ...]]:
+def search_rows(plan: SearchPlan, *, using: str = DEFAULT_DB_ALIAS) -> list[tuple[Any, ...]]:
     """Run a plan's statement on Django's connection, prepared and planned generically.
 
     Planning the statement (a dozen UNION branches) costs the database more than running it
     (gis/prepared.py).
     """
-    return prepared_rows(plan.statement, plan.params) if plan.statement is not None else []
+    if plan.statement is None:
+        return []
+    return prepared_rows(plan.statement, plan.params, using=using)
 
 
 def search_json(plan: SearchPlan, rows: Sequence[tuple[Any, ...]]) -> str:
@@ -240,17 +244,18 @@ def needs_second_reading(plan: SearchPlan, text: str) -> bool:
     return plan.second_reading is not None and _top_score(text) < WEAK_SCORE
 
 
-def search_answer(plan: SearchPlan) -> str:
-    """The answer of ``GET /api/search`` as JSON text.
+@replica_read
+def search_answer(plan: SearchPlan, *, using: str = DEFAULT_DB_ALIAS) -> str:
+    """The answer of ``GET /api/search`` as JSON text, read on the replica when it may serve.
 
     The query's reading, or its keyboard-layout reading when that finds better.
     """
-    text = search_json(plan, search_rows(plan))
+    text = search_json(plan, search_rows(plan, using=using))
     if not needs_second_reading(plan, text):
         return text
     assert plan.second_reading is not None
     swapped = plan.second_reading()
-    return better_answer(text, search_json(swapped, search_rows(swapped)))
+    return better_answer(text, search_json(swapped, search_rows(swapped, using=using)))
 
 
 def search_result(plan: SearchPlan, text: str) -> SearchResult:

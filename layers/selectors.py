@@ -25,7 +25,7 @@ from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.db.models.functions import GeoFunc
 from django.contrib.gis.gdal import GDALException
 from django.contrib.gis.geos import GEOSException, GEOSGeometry
-from django.db import models
+from django.db import DEFAULT_DB_ALIAS, models
 from django.db.models import Case, F, FloatField, Func, OuterRef, Subquery, Value, When
 from django.db.models.functions import JSONObject
 from django.utils.functional import Promise
@@ -36,6 +36,7 @@ from pyproj import Geod
 
 from gis.exceptions import BadInput, BadQuery, NotFound
 from gis.prepared import prepared_rows
+from gis.replica import replica_read
 from gis.roles import Viewer
 from layers.geojson import feature, related_fields, with_geojson
 from layers.models import District
@@ -475,6 +476,7 @@ def nearby_json(rows: Sequence[tuple[Any, ...]]) -> str:
     return text
 
 
+@replica_read
 def objects_nearby(
     *,
     lon: float,
@@ -483,13 +485,17 @@ def objects_nearby(
     viewer: Viewer,
     layers: list[str] | None = None,
     limit: int = 20,
+    using: str = DEFAULT_DB_ALIAS,
 ) -> dict[str, Any]:
-    """The objects nearest a point within a radius, nearest first: a GeoJSON FeatureCollection."""
+    """The objects nearest a point within a radius, nearest first: a GeoJSON FeatureCollection.
+
+    Read on the replica when it may serve (gis.replica).
+    """
     plan = nearby_plan(
         lon=lon, lat=lat, radius_m=radius_m, viewer=viewer, layers=layers, limit=limit
     )
     collection: dict[str, Any] = orjson.loads(
-        nearby_json(prepared_rows(plan.statement, plan.params))
+        nearby_json(prepared_rows(plan.statement, plan.params, using=using))
     )
     return collection
 

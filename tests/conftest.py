@@ -17,8 +17,9 @@ from tests.factories import CommandRun
 from tiles.selectors import forget_bounds
 
 # The live server and Chromium of the browser tests: the `browser` fixture and their helpers;
-# real servers and workers as subprocesses: the `processes` fixture.
-pytest_plugins = ["tests.live_server", "tests.processes"]
+# real servers and workers as subprocesses: the `processes` fixture; the streaming replica of the
+# test cluster: the `replica` fixture (tests/replica.py).
+pytest_plugins = ["tests.live_server", "tests.processes", "tests.replica"]
 
 
 @pytest.fixture(autouse=True)

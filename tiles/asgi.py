@@ -28,7 +28,7 @@ import psycopg
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user
-from django.db import close_old_connections, connections
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
 from psycopg import AsyncConnection
@@ -52,6 +52,7 @@ from gis.middleware import (
     unavailable_body,
 )
 from gis.prepared import configure_async
+from gis.replica import REPLICA, REPLICA_ALIAS, on_replica, replica_configured, replica_watch
 from gis.roles import PUBLIC, Viewer, viewer_for, viewer_of
 from gis.spatial import TileAddress
 from gis.throttling import failure_record, failures_wait, refused, scope_ip
@@ -96,9 +97,9 @@ LISTEN_TIMEOUT_S = 10.0
 DJANGO_DB_OPTIONS = frozenset({"isolation_level", "server_side_binding", "assume_role", "pool"})
 
 
-def conninfo() -> dict[str, Any]:
-    """Psycopg connection parameters of Django's default database (the test one under pytest)."""
-    db = connections["default"].settings_dict
+def conninfo(alias: str = DEFAULT_DB_ALIAS) -> dict[str, Any]:
+    """Psycopg connection parameters of a Django database (the test one under pytest)."""
+    db = connections[alias].settings_dict
     params = {
         "dbname": db["NAME"],
         "user": db["USER"],
@@ -138,6 +139,10 @@ class TileServer:
         self.local = LocalTileCache(settings.TILE_CACHE_MB * 2**20 if settings.TILE_CACHE else 0)
         self.redis: RedisTileCache | None = None
         self.pool: AsyncConnectionPool | None = None
+        # On the replica (DATABASE_REPLICA_URL), for the reads it may serve (gis.replica).
+        self.replica_pool: AsyncConnectionPool | None = None
+        self.replica_lookup_pool: AsyncConnectionPool | None = None
+        self._watch: asyncio.Task[None] | None = None
         self._started: asyncio.Lock | None = None
         self._listener: asyncio.Task[None] | None = None
         self._tokens: dict[tuple[str, str], tuple[Viewer, float]] = {}
@@ -167,6 +172,8 @@ class TileServer:
                     settings.REDIS_URL, prefix=f"citygis:{params['dbname']}:"
                 )
                 await self.redis.flush_on_start()
+            if replica_configured():
+                await self._start_replica(pool)
             listening = asyncio.Event()
             self._listener = asyncio.create_task(self._listen(params, listening))
             # No tile is cached before this worker hears purges: it could never drop it.
@@ -178,18 +185,34 @@ class TileServer:
                 raise Unavailable("The tile service cannot reach the database.") from None
             self.pool = pool
 
+    async def _start_replica(self, primary: AsyncConnectionPool) -> None:
+        """The replica's pools, and the watch that says when they may be read."""
+        params = conninfo(REPLICA_ALIAS)
+        wait = settings.REPLICA_POOL_TIMEOUT
+        self.replica_pool = await _open_pool(
+            params, name="tiles-replica", size=settings.TILE_POOL_SIZE, timeout=wait
+        )
+        if self.json_routes:
+            self.replica_lookup_pool = await _open_pool(
+                params,
+                name="lookups-replica",
+                size=settings.LOOKUP_POOL_SIZE,
+                configure=configure_async,
+                timeout=wait,
+            )
+        self._watch = asyncio.create_task(replica_watch(primary, params))
+
     async def _stop(self) -> None:
-        if self._listener:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
-        if self.pool:
-            await self.pool.close()
-            self.pool = None
-        if self.lookup_pool:
-            await self.lookup_pool.close()
-            self.lookup_pool = None
+        for task in (self._listener, self._watch):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._listener = self._watch = None
+        for pool in (self.pool, self.lookup_pool, self.replica_pool, self.replica_lookup_pool):
+            if pool:
+                await pool.close()
+        self.pool = self.lookup_pool = self.replica_pool = self.replica_lookup_pool = None
         if self.redis:
             await self.redis.close()
             self.redis = None
@@ -201,12 +224,18 @@ class TileServer:
 
         And forget the known tokens and sessions when one of them, or an account, changed:
         on whichever instance it was revoked, it stops working here too.
+
+        While it listens, the replica may serve reads (gis.replica): every change it hears holds
+        them off the replica until the replica has replayed it. What it may have missed before
+        it listens counts as a change too.
         """
         while True:
             try:
                 async with await AsyncConnection.connect(**params, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     await conn.execute(f"LISTEN {VIEWERS_CHANNEL}")
+                    REPLICA.changed()
+                    REPLICA.hearing = True
                     listening.set()
                     async for notify in conn.notifies():
                         if notify.channel == VIEWERS_CHANNEL:
@@ -214,8 +243,10 @@ class TileServer:
                         else:
                             await self.purge(notify.payload)
             except asyncio.CancelledError:
+                REPLICA.hearing = False
                 raise
             except Exception:  # the database went away: reconnect, and drop what we may have missed
+                REPLICA.hearing = False
                 log.exception("tile purge listener lost its connection; retrying")
                 self.local.clear()
                 self.forget_viewers()
@@ -227,6 +258,8 @@ class TileServer:
         except ValueError:
             log.warning("ignoring malformed purge payload %r", payload)
             return
+        # First: no tile rendered after the purge may come from a replica without the change.
+        REPLICA.changed()
         # The changed layer's tiles, and those of the layers fed by it (a view over its table).
         layers = layers_purged_with(layer)
         self.local.purge(layers, boxes)
@@ -284,6 +317,12 @@ class TileServer:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if replica_configured():
+                    # The replica serves Django's reads too, once this process hears changes.
+                    try:
+                        await self._start()
+                    except (Unavailable, *FRONT_DATABASE_DOWN):
+                        log.warning("tile front: not started yet; the first tile starts it")
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._stop()
@@ -334,11 +373,15 @@ class TileServer:
         if found is None:
             return b""
         statement, params = found
+
+        async def render(pool: AsyncConnectionPool) -> bytes:
+            async with pool.connection() as conn:
+                cursor = await conn.execute(statement, params, binary=True)
+                row = await cursor.fetchone()
+            return bytes(row[0]) if row and row[0] else b""
+
         assert self.pool is not None  # _tile started the pools
-        async with self.pool.connection() as conn:
-            cursor = await conn.execute(statement, params, binary=True)
-            row = await cursor.fetchone()
-        return bytes(row[0]) if row and row[0] else b""
+        return await on_replica(self.pool, self.replica_pool, render)
 
     async def _lookup(
         self,
@@ -359,7 +402,11 @@ class TileServer:
                 accept_language=headers.get(b"accept-language", b""),
             )
             assert self.lookup_pool is not None  # _start opens it when there are routes
-            body = await route(query, viewer, self.lookup_pool, language)
+            body = await on_replica(
+                self.lookup_pool,
+                self.replica_lookup_pool,
+                lambda pool: route(query, viewer, pool, language),
+            )
         except ApplicationError as exc:
             payload = exc.body()
             return await _respond(
@@ -459,6 +506,7 @@ async def _open_pool(
     name: str,
     size: int,
     configure: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+    timeout: float | None = None,
 ) -> AsyncConnectionPool:
     pool = AsyncConnectionPool(
         kwargs={**params, "autocommit": True},
@@ -467,7 +515,8 @@ async def _open_pool(
         configure=configure,
         open=False,
         name=name,
-        timeout=settings.DB_POOL_TIMEOUT,  # a request waits this long, then answers 503
+        # A request waits this long, then answers 503 (or, on the replica, reads the primary).
+        timeout=settings.DB_POOL_TIMEOUT if timeout is None else timeout,
     )
     await pool.open()
     return pool

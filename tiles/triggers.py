@@ -99,12 +99,15 @@ def tile_columns(spec: LayerSpec) -> list[str]:
 
     Only an update of one of these can change a tile; rewriting search keys or timestamps must
     not purge anything (a `refresh_search_keys` over 300,000 rows would purge the whole city).
+    The scope column is one even when no role is shown it: it decides who sees the row, and its
+    change is what holds reads off a replica that has not replayed it yet (gis.replica).
     """
     names = (
         spec.common_properties
         + spec.properties
         + spec.staff_properties
         + (spec.geometry_field.name,)
+        + ((spec.scope_field,) if spec.scope_field else ())
     )
     return sorted({column(spec.model._meta.get_field(name)) for name in names})
 
