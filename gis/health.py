@@ -42,8 +42,8 @@ def cache_check() -> Check:
     return {"status": "ok", "backend": backend}
 
 
-def workers_check() -> Check:
-    """Workers alive and the queue: no worker means no claim leaves (the overdue sweep)."""
+def workers_alive() -> int:
+    """Job workers that beat in the last WORKER_SILENT_S (``/healthz`` and ``/metrics``)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM procrastinate_workers"
@@ -51,16 +51,28 @@ def workers_check() -> Check:
             [WORKER_SILENT_S],
         )
         (alive,) = cursor.fetchone()
+    return int(alive)
+
+
+def jobs_queued() -> dict[tuple[str, str], int]:
+    """Jobs waiting (``todo``) and running (``doing``) by (queue, status)."""
+    with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT status, count(*) FROM procrastinate_jobs"
-            " WHERE status IN ('todo', 'doing') GROUP BY status"
+            "SELECT queue_name, status, count(*) FROM procrastinate_jobs"
+            " WHERE status IN ('todo', 'doing') GROUP BY queue_name, status"
         )
-        queue = dict(cursor.fetchall())
+        return {(queue, status): count for queue, status, count in cursor.fetchall()}
+
+
+def workers_check() -> Check:
+    """Workers alive and the queue: no worker means no claim leaves (the overdue sweep)."""
+    alive = workers_alive()
+    queued = jobs_queued()
     return {
         "status": "ok" if alive else "error",
         "alive": alive,
-        "jobs_waiting": queue.get("todo", 0),
-        "jobs_running": queue.get("doing", 0),
+        "jobs_waiting": sum(n for (_, status), n in queued.items() if status == "todo"),
+        "jobs_running": sum(n for (_, status), n in queued.items() if status == "doing"),
         **({} if alive else {"error": f"no job worker has been seen for {WORKER_SILENT_S} s"}),
     }
 

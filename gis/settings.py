@@ -1,6 +1,7 @@
 """citygis settings: the one place that reads the environment (documented in .env.example)."""
 
 import hashlib
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -112,6 +113,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: its id is on every answer, and it turns what no view caught into a JSON 500.
     "gis.middleware.RequestIdMiddleware",
+    # Around everything else: requests and latencies of Django's views for /metrics (the ASGI
+    # front counts its own, tiles.metrics).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # A map on another origin reads tiles, TileJSON, the catalog and OGC (CORS_URLS_REGEX); it
     # answers their preflights itself, and marks every answer there, refusals too.
     "corsheaders.middleware.CorsMiddleware",
@@ -130,6 +134,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Outside axes: it counts the 429 of a locked-out login too, by the view that was asked.
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last: it answers a locked-out login (django-axes) with lockout_response's 429.
     "axes.middleware.AxesMiddleware",
 ]
@@ -146,8 +152,8 @@ AUTHENTICATION_BACKENDS = [
 if os.environ.get("SECURE_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = (os.environ["SECURE_PROXY_SSL_HEADER"], "https")
 SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-# The load balancer's health check comes over plain HTTP from inside.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# The load balancer's health check and Prometheus's scrape come over plain HTTP from inside.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD", True)
@@ -448,6 +454,20 @@ if PMTILES_URL:
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"].append(
         f"{_pmtiles.scheme}://{_pmtiles.netloc}"
     )
+
+# /metrics (gis/metrics.py): the counts are not public. A scrape is answered from the addresses or
+# networks listed (as NUM_PROXIES finds the client; loopback by default), or with
+# "Authorization: Bearer <METRICS_TOKEN>" from anywhere; 403 or 401 otherwise.
+METRICS_ALLOWED_IPS = _env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+try:
+    METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network(v, strict=False) for v in METRICS_ALLOWED_IPS]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {exc}.") from None
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# Where gunicorn's worker processes write their counts, so that a scrape of any one adds up all
+# of them (prometheus_client's multiprocess mode, which reads the variable itself). Emptied before
+# the server starts (scripts/run.sh, deploy/systemd); unset, each process serves its own counts.
+PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 
 # Debian 12 ships GDAL 3.6, which cannot block file/network access from spatial references.
 # citygis never hands user-supplied SRS strings to GDAL: importers resolve CRSs with pyproj.

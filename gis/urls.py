@@ -5,7 +5,7 @@ from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from gis.api import SessionApi
-from gis.views import healthz, not_found_json
+from gis.views import healthz, metrics, not_found_json
 from tiles.views import map_page
 
 handler500 = "gis.views.server_error"
@@ -16,6 +16,7 @@ admin.site.site_title = "citygis"
 urlpatterns = [
     path("", map_page, name="map"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     # The language switch of every page (POST, then back to where it was) and the strings of the
     # pages' scripts in the viewer's language (gettext() and interpolate() for citygis/*.js).
     path("i18n/", include("django.conf.urls.i18n")),

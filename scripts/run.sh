@@ -20,6 +20,12 @@ if [ -z "${ALLOWED_HOSTS:-}" ]; then
     export ALLOWED_HOSTS="${hosts%,}"
 fi
 
+# /metrics adds up the counts of every server process (gis/metrics.py): each writes its own files
+# here. Emptied first: a previous run's files would still count.
+METRICS_DIR="${PROMETHEUS_MULTIPROC_DIR:-$ROOT/var/metrics}"
+mkdir -p "$METRICS_DIR"
+find "$METRICS_DIR" -maxdepth 1 -name '*.db' -delete
+
 "$PY" manage.py migrate --no-input -v 0
 "$PY" manage.py collectstatic --no-input -v 0
 "$PY" manage.py load_demo
@@ -46,7 +52,7 @@ if [ "$("$PY" manage.py shell -v 0 --no-imports -c 'from django.conf import sett
     echo "citygis: DEBUG is on (a demo on the project-local cluster): not for production, see docs/admin/deployment.md"
 fi
 echo "citygis: answers to the hosts $ALLOWED_HOSTS"
-"$VENV/bin/gunicorn" gis.asgi:application \
+PROMETHEUS_MULTIPROC_DIR="$METRICS_DIR" "$VENV/bin/gunicorn" gis.asgi:application \
     --worker-class uvicorn_worker.UvicornWorker \
     --bind "$HOST:$PORT" --workers "${WEB_CONCURRENCY:-2}" \
     --graceful-timeout 5 --access-logfile - --log-level warning &

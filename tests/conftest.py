@@ -16,8 +16,9 @@ from layers.selectors import forget_city_extent
 from tests.factories import CommandRun
 from tiles.selectors import forget_bounds
 
-# The live server and Chromium of the browser tests: the `browser` fixture and their helpers.
-pytest_plugins = ["tests.live_server"]
+# The live server and Chromium of the browser tests: the `browser` fixture and their helpers;
+# real servers and workers as subprocesses: the `processes` fixture.
+pytest_plugins = ["tests.live_server", "tests.processes"]
 
 
 @pytest.fixture(autouse=True, scope="session")

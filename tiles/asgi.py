@@ -57,9 +57,16 @@ from gis.spatial import TileAddress
 from gis.throttling import failure_record, failures_wait, refused, scope_ip
 from layers.registry import layers_purged_with
 from tiles.cache import CachedTile, LocalTileCache, parse_purge_payload
+from tiles.metrics import (
+    TILE_FROM_LOCAL,
+    TILE_FROM_REDIS,
+    TILE_RENDERED,
+    Observed,
+    RouteMetrics,
+)
 from tiles.redis_cache import RedisTileCache
 from tiles.selectors import TileSet, tile_address, tileset_for
-from tiles.triggers import CHANNEL
+from tiles.triggers import CHANNEL, VIEWERS_CHANNEL
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -120,6 +127,11 @@ class TileServer:
     ) -> None:
         self.app = app
         self.json_routes = dict(json_routes or {})
+        # /metrics: each route's counters, named by the path's last part (/api/search: search).
+        self._tile_metrics = RouteMetrics("tile")
+        self._route_metrics = {
+            path: RouteMetrics(path.rstrip("/").rsplit("/", 1)[-1]) for path in self.json_routes
+        }
         # The lookups' statements run prepared with generic plans (gis.prepared): their own pool,
         # so that setting never reaches the tile statements.
         self.lookup_pool: AsyncConnectionPool | None = None
@@ -129,6 +141,7 @@ class TileServer:
         self._started: asyncio.Lock | None = None
         self._listener: asyncio.Task[None] | None = None
         self._tokens: dict[tuple[str, str], tuple[Viewer, float]] = {}
+        self._viewers_epoch = 0
         # Resolved layer lists per viewer: the registry is fixed for the process's life.
         self._tilesets: dict[tuple[str, Viewer], TileSet] = {}
 
@@ -184,19 +197,28 @@ class TileServer:
         self._started = None
 
     async def _listen(self, params: dict[str, Any], listening: asyncio.Event) -> None:
-        """Purge the caches as the database announces changed rows (tiles/triggers.py)."""
+        """Purge the caches as the database announces changed rows (tiles/triggers.py).
+
+        And forget the known tokens and sessions when one of them, or an account, changed:
+        on whichever instance it was revoked, it stops working here too.
+        """
         while True:
             try:
                 async with await AsyncConnection.connect(**params, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
+                    await conn.execute(f"LISTEN {VIEWERS_CHANNEL}")
                     listening.set()
                     async for notify in conn.notifies():
-                        await self.purge(notify.payload)
+                        if notify.channel == VIEWERS_CHANNEL:
+                            self.forget_viewers()
+                        else:
+                            await self.purge(notify.payload)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database went away: reconnect, and drop what we may have missed
                 log.exception("tile purge listener lost its connection; retrying")
                 self.local.clear()
+                self.forget_viewers()
                 await asyncio.sleep(1.0)
 
     async def purge(self, payload: str) -> None:
@@ -221,14 +243,22 @@ class TileServer:
         if scope["type"] == "http":
             match = TILE_PATH.match(scope["path"])
             if match and scope["method"] in ("GET", "HEAD"):
-                return await self._unless_down(send, self._tile(scope, send, match))
+                observed = Observed(send, self._tile_metrics)
+                try:
+                    return await self._unless_down(observed, self._tile(scope, observed, match))
+                finally:
+                    observed.done()
             route = self.json_routes.get(scope["path"])
             if route is not None and scope["method"] == "GET":
                 headers = dict(scope["headers"])
                 query = dict(parse_qsl(scope["query_string"].decode("latin-1"), encoding="utf-8"))
                 if _for_api_client(headers, query):
-                    lookup = self._lookup(scope, send, route, headers, query)
-                    return await self._unless_down(send, lookup)
+                    observed = Observed(send, self._route_metrics[scope["path"]])
+                    try:
+                        lookup = self._lookup(scope, observed, route, headers, query)
+                        return await self._unless_down(observed, lookup)
+                    finally:
+                        observed.done()
         return await self.app(scope, receive, send)
 
     async def _unless_down(self, send: Send, answer: Coroutine[Any, Any, None]) -> None:
@@ -284,13 +314,17 @@ class TileServer:
         # Taken before any await: a purge landing meanwhile keeps what we fetch out of the cache.
         epoch = self.local.epoch
         cached = self.local.get(key)
-        if cached is None and self.redis is not None:
+        if cached is not None:
+            TILE_FROM_LOCAL.inc()
+        elif self.redis is not None:
             body = await self.redis.get(key)
             if body is not None:
+                TILE_FROM_REDIS.inc()
                 cached = CachedTile(body)
                 self.local.put(key, cached, epoch=epoch)
         if cached is None:
             cached = CachedTile(await self._render(tileset, tile))
+            TILE_RENDERED.inc()
             if self.local.put(key, cached, epoch=epoch) and self.redis is not None:
                 await self.redis.put(key, cached.body)
         await self._send_tile(send, scope, headers, cached, public=tileset.is_public)
@@ -351,7 +385,11 @@ class TileServer:
     async def _known(
         self, key: tuple[str, str], scope: Scope, lookup: Callable[[str], Viewer | None]
     ) -> Viewer:
-        """The viewer of a token or session, remembered TOKEN_TTL_S; failed tokens counted."""
+        """The viewer of a token or session, remembered TOKEN_TTL_S; failed tokens counted.
+
+        Forgotten sooner when the database announces a revoked token, a changed account or an
+        ended session (``_listen``), from any instance.
+        """
         known = self._tokens.get(key)
         if known and known[1] > time.monotonic():
             return known[0]
@@ -361,6 +399,8 @@ class TileServer:
             wait = await _in_django(failures_wait, ip)
             if wait:
                 raise refused(wait)
+        # Taken before the lookup: a change announced meanwhile keeps its answer out of memory.
+        epoch = self._viewers_epoch
         viewer = await _in_django(lookup, secret)
         if viewer is None:
             if kind == "session":
@@ -369,8 +409,14 @@ class TileServer:
             raise Unauthorized("Invalid token.")
         if len(self._tokens) > MAX_TILESETS:
             self._tokens.clear()
-        self._tokens[key] = (viewer, time.monotonic() + TOKEN_TTL_S)
+        if epoch == self._viewers_epoch:
+            self._tokens[key] = (viewer, time.monotonic() + TOKEN_TTL_S)
         return viewer
+
+    def forget_viewers(self) -> None:
+        """Forget every known token and session: one of them, or an account, changed."""
+        self._viewers_epoch += 1
+        self._tokens.clear()
 
     async def _send_tile(
         self,

@@ -7,19 +7,29 @@ notification is delivered when the transaction commits, and never for one rolled
 
 A layer that is a database view (``works``) gets no trigger — a view has no rows of its own to
 change: the layers it is ``fed_by`` announce its changes, and the purge extends to it.
+
+The tile front also remembers who a token or a session is (tiles/asgi.py, ``TOKEN_TTL_S``), in
+each server process. So that a token revoked, an account switched off or given another role, or
+a session logged out on one instance stops working on every instance at once, and not only
+after that time, those tables announce their changes on ``citygis_viewers``; every listening
+server then forgets the viewers it knew.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
 from django.db import connection
 from psycopg import sql
+from rest_framework.authtoken.models import Token
 
 from layers.registry import LAYERS, LayerSpec
 from layers.sql import column
 
 CHANNEL = "citygis_tiles"
+VIEWERS_CHANNEL = "citygis_viewers"
 
 FUNCTION = """
 CREATE OR REPLACE FUNCTION citygis_tile_purge() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -52,6 +62,38 @@ $$;
 """
 
 
+VIEWERS_FUNCTION = """
+CREATE OR REPLACE FUNCTION citygis_viewers_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('citygis_viewers', TG_TABLE_NAME);
+    RETURN NULL;
+END
+$$;
+"""
+# Who a token or session is depends on these columns of the account (gis.roles.viewer_for); a
+# login's last_login must not make every server forget every viewer. A password change ends the
+# account's sessions (Django's session hash).
+VIEWER_COLUMNS = ("role", "organisation_id", "is_active", "is_superuser", "password")
+
+
+def viewer_triggers() -> list[sql.Composable]:
+    """Statement triggers announcing a revoked token, a changed account, an ended session."""
+    user_table = sql.Identifier(get_user_model()._meta.db_table)
+    columns = sql.SQL(", ").join(map(sql.Identifier, VIEWER_COLUMNS))
+    what = [
+        (sql.Identifier(Token._meta.db_table), sql.SQL("UPDATE OR DELETE OR TRUNCATE")),
+        (user_table, sql.SQL("UPDATE OF {} OR DELETE OR TRUNCATE").format(columns)),
+        (sql.Identifier(Session._meta.db_table), sql.SQL("DELETE OR TRUNCATE")),
+    ]
+    return [sql.SQL(VIEWERS_FUNCTION)] + [
+        sql.SQL(
+            "CREATE OR REPLACE TRIGGER citygis_viewers_changed AFTER {} ON {} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION citygis_viewers_changed()"
+        ).format(events, table)
+        for table, events in what
+    ]
+
+
 def tile_columns(spec: LayerSpec) -> list[str]:
     """The columns a layer's tiles are drawn from: its geometry and every property any role sees.
 
@@ -79,8 +121,11 @@ def views(tables: list[str]) -> set[str]:
 
 
 def install_purge_triggers(**_kwargs: Any) -> None:
-    """(Re)create the trigger function and the triggers of every registry table; idempotent."""
-    statements: list[sql.Composable] = [sql.SQL(FUNCTION)]
+    """(Re)create the trigger functions, the triggers of every registry table and the viewers'.
+
+    Idempotent.
+    """
+    statements: list[sql.Composable] = [sql.SQL(FUNCTION), *viewer_triggers()]
     skipped = views([spec.model._meta.db_table for spec in LAYERS.values()])
     for spec in LAYERS.values():
         if spec.model._meta.db_table in skipped:

@@ -99,9 +99,37 @@ def permits_list(
     if status:
         rows = rows.filter(status=status)
     if overdue is not None:
-        late = Q(status__in=ACTIVE, deadline__lt=today or local_today())
+        late = overrun(today or local_today())
         rows = rows.filter(late) if overdue else rows.exclude(late)
     return rows.order_by("-issued_on", "-id")
+
+
+def overrun(today: date) -> Q:
+    """Open permits whose deadline's day is over on ``today``."""
+    return Q(status__in=ACTIVE, deadline__lt=today)
+
+
+def permits_overrun_count(*, today: date) -> int:
+    """How many permits are overrun, whoever holds them: a figure for monitoring (/metrics)."""
+    return Permit.objects.filter(overrun(today)).count()
+
+
+def claims_unsent(*, now: datetime) -> dict[str, tuple[int, float]]:
+    """Claims not sent yet by delivery state: how many, and the oldest one's age in seconds.
+
+    Every state but ``sent`` is listed, with 0 and 0.0 when no claim is in it (/metrics).
+    """
+    rows = (
+        Claim.objects.exclude(delivery=Claim.Delivery.SENT)
+        .values_list("delivery")
+        .annotate(count=models.Count("id"), oldest=models.Min("created_at"))
+    )
+    found = {delivery: (count, (now - oldest).total_seconds()) for delivery, count, oldest in rows}
+    return {
+        state: found.get(state, (0, 0.0))
+        for state in Claim.Delivery.values
+        if state != Claim.Delivery.SENT
+    }
 
 
 def permit_detail(*, viewer: Viewer, permit_id: int) -> Permit:

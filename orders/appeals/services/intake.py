@@ -20,7 +20,7 @@ from gis.exceptions import Conflict, NotFound
 from gis.models import User
 from orders.appeals.models import Appeal, Category, IntakeMessage, IntegrationKey
 from orders.appeals.selectors import token_hash
-from orders.appeals.services.linking import _check_point
+from orders.appeals.services.linking import appeal_point_check
 from orders.appeals.services.registration import appeal_register
 from orders.appeals.services.transitions import _operator
 from orders.appeals.telegram import TelegramError, TelegramMessage, send_message
@@ -46,9 +46,7 @@ def intake_receive(
     payload: dict[str, Any] | None = None,
 ) -> tuple[IntakeMessage, bool]:
     """Queue a raw message for moderation; the same (source, external id) twice is one message."""
-    _check_point(point)
-    if point is not None:
-        point.srid = 4326
+    appeal_point_check(point)
     message = IntakeMessage(
         source=source,
         external_id=external_id,

@@ -125,8 +125,11 @@ def appeals_link_bulk(*, layer: str, radius_m: float, appeals: QuerySet[Appeal])
     )
 
 
-def _check_point(point: Point | None) -> None:
-    """400 unless the point is lon/lat in the city (layers.selectors.city_contains)."""
+def appeal_point_check(point: Point | None) -> None:
+    """400 unless the point is lon/lat in the city (layers.selectors.city_contains).
+
+    A point that passes leaves with its SRID set to 4326, so callers need not set it.
+    """
     if point is None:
         return
     if not (-180 <= point.x <= 180 and -90 <= point.y <= 90):
@@ -167,9 +170,8 @@ def appeal_relink(
     _operator(by)
     appeal = _locked(appeal_id)
     before = _link_json(appeal)
-    _check_point(point)
+    appeal_point_check(point)
     if point is not None:
-        point.srid = 4326
         appeal.geom, appeal.located_by = point, "operator"
     if layer is None and object_id is None:
         appeal_link_auto(appeal)

@@ -20,7 +20,7 @@ from orders.appeals.categories import ADMINISTRATION, CATEGORIES, DEMO_NOTE, POL
 from orders.appeals.models import NUMBER_SEQUENCE, Appeal, Category
 from orders.appeals.selectors import HISTORY_WRITTEN, address_locate
 from orders.appeals.services.history import _history
-from orders.appeals.services.linking import _check_point, _link_json, appeal_link_auto
+from orders.appeals.services.linking import _link_json, appeal_link_auto, appeal_point_check
 
 S = Appeal.Status
 # How far ahead of the server's clock a client's received_at may be (clock skew), no more.
@@ -115,9 +115,7 @@ def appeal_register(
             _("Give an address or a point (or both)."),
             extra={"fields": {"address": ["An address or a point is required."]}},
         )
-    _check_point(point)
-    if point is not None:
-        point.srid = 4326
+    appeal_point_check(point)
     appeal = Appeal(
         channel=channel,
         category=category,

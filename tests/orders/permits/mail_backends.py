@@ -19,19 +19,20 @@ class FailingBackend(BaseEmailBackend):
 
 
 class RecordingBackend(BaseEmailBackend):
-    """Writes each message to ``CLAIMS_TEST_MAIL_DIR`` and appends its Message-ID to ``sent.log``.
+    """Writes each message to ``CITYGIS_TEST_MAIL_DIR`` and appends its Message-ID to ``sent.log``.
 
-    While the file ``CLAIMS_TEST_MAIL_DIR/block`` exists, a send first writes ``started`` and
-    then hangs, as a mail server that accepted the connection and never answers: the crash test
-    kills the worker there.
+    While the file ``CITYGIS_TEST_MAIL_DIR/block`` exists, a send first writes ``started`` (the
+    Message-ID) and ``hung`` (the process id) and then hangs, as a mail server that accepted the
+    connection and never answers: the crash tests kill that worker there.
     """
 
     def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
-        folder = Path(os.environ["CLAIMS_TEST_MAIL_DIR"])
+        folder = Path(os.environ["CITYGIS_TEST_MAIL_DIR"])
         for message in email_messages:
             if (folder / "block").exists():
                 with (folder / "started").open("a") as started:
                     started.write(message.extra_headers["Message-ID"] + "\n")
+                (folder / "hung").write_text(str(os.getpid()))
                 while (folder / "block").exists():
                     time.sleep(0.05)
             data = message.message().as_bytes()
