@@ -5,8 +5,10 @@ import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -330,7 +332,10 @@ CORS_ALLOWED_ORIGINS = [o for o in os.environ.get("CORS_ALLOWED_ORIGINS", "").sp
 CORS_ALLOW_ALL_ORIGINS = not CORS_ALLOWED_ORIGINS
 CORS_ALLOW_METHODS = ("GET", "HEAD", "OPTIONS")
 CORS_ALLOW_CREDENTIALS = False
-CORS_EXPOSE_HEADERS = ("ETag", "X-Request-ID")
+# A PMTiles reader on another origin asks for byte ranges of /tiles/public.pmtiles and compares
+# ETags to notice a new archive.
+CORS_ALLOW_HEADERS = (*default_headers, "range")
+CORS_EXPOSE_HEADERS = ("ETag", "X-Request-ID", "Content-Range", "Accept-Ranges")
 
 # The largest request body an API view takes unless it says (``max_body_bytes``): an appeal,
 # a permit with its area, a plan. Larger ones answer 413 before they are read (gis.strict).
@@ -453,6 +458,30 @@ TILE_MAX_AGE = int(os.environ.get("TILE_MAX_AGE", "60"))  # seconds browsers may
 TILE_POOL_SIZE = int(os.environ.get("TILE_POOL_SIZE", "8"))  # database connections per worker
 # Connections per worker for the lookups the ASGI front answers itself (/api/search, /api/nearby).
 LOOKUP_POOL_SIZE = int(os.environ.get("LOOKUP_POOL_SIZE", "4"))
+
+# Public tiles off the servers (tiles.tasks, docs/admin/exports.md): on PMTILES_CRON (empty: never)
+# the worker writes the public layers (PMTILES_LAYERS, default all) over CITY_BBOX or their data,
+# zooms PMTILES_MINZOOM to PMTILES_MAXZOOM (deeper zooms overzoom), to one PMTiles archive at
+# PMTILES_PATH, served at /tiles/public.pmtiles with byte ranges. The map reads the public
+# layers from it (or from PMTILES_URL, a copy on a CDN or in a bucket) and falls back to the live
+# tiles when it is missing; logged-in users always read the live tiles.
+PMTILES_PATH = Path(os.environ.get("PMTILES_PATH", MEDIA_ROOT / "tiles" / "public.pmtiles"))
+PMTILES_CRON = os.environ.get("PMTILES_CRON", "*/10 * * * *")
+PMTILES_LAYERS = _env_list("PMTILES_LAYERS")
+PMTILES_MINZOOM = int(os.environ.get("PMTILES_MINZOOM", "0"))
+PMTILES_MAXZOOM = int(os.environ.get("PMTILES_MAXZOOM", "16"))
+PMTILES_URL = os.environ.get("PMTILES_URL", "")
+PMTILES_MAX_AGE = int(os.environ.get("PMTILES_MAX_AGE", "60"))  # seconds browsers keep a range
+if PMTILES_URL:
+    _pmtiles = urlsplit(PMTILES_URL)
+    if _pmtiles.scheme not in {"http", "https"} or not _pmtiles.netloc:
+        raise ImproperlyConfigured(
+            f"PMTILES_URL must be an absolute http(s) URL, not {PMTILES_URL!r}."
+        )
+    # The map fetches the copy itself: the page may connect to its origin.
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"].append(
+        f"{_pmtiles.scheme}://{_pmtiles.netloc}"
+    )
 
 # /metrics (gis/metrics.py): the counts are not public. A scrape is answered from the addresses or
 # networks listed (as NUM_PROXIES finds the client; loopback by default), or with

@@ -31,6 +31,8 @@ find "$METRICS_DIR" -maxdepth 1 -name '*.db' -delete
 "$PY" manage.py load_demo
 # The first overrun sweep now; then the worker's periodic one (CLAIMS_SWEEP_CRON) takes over.
 "$PY" manage.py send_overdue_claims
+# The first public tile archive, by the worker as soon as it starts; then on PMTILES_CRON.
+"$PY" manage.py export_public_tiles --defer
 
 pids=()
 stop() {

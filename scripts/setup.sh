@@ -62,7 +62,7 @@ fi
 # The few front-end files we serve ourselves (no CDN): copied where collectstatic finds them.
 mkdir -p var/vendor
 for f in node_modules/maplibre-gl/dist/maplibre-gl.js node_modules/maplibre-gl/dist/maplibre-gl.css \
-         node_modules/ol/dist/ol.js node_modules/ol/ol.css; do
+         node_modules/ol/dist/ol.js node_modules/ol/ol.css node_modules/pmtiles/dist/pmtiles.js; do
     cmp -s "$f" "var/vendor/$(basename "$f")" || cp "$f" var/vendor/
 done
 

@@ -22,6 +22,15 @@ from tiles.selectors import forget_bounds
 pytest_plugins = ["tests.live_server", "tests.processes", "tests.replica"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def no_public_archive(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test reads the checkout's own public archive (var/media/tiles).
+
+    The map and the job use one in a temporary directory, absent until a test exports it.
+    """
+    settings.PMTILES_PATH = tmp_path_factory.mktemp("pmtiles") / "public.pmtiles"
+
+
 @pytest.fixture(autouse=True)
 def fresh_layer_bounds() -> None:
     """TileJSON and city bounds are remembered for a minute: never across tests' data."""

@@ -9,8 +9,10 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ import rasterio
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
@@ -29,9 +31,15 @@ from rasterio.warp import transform_bounds
 from gis.exceptions import ApplicationError
 from gis.roles import PUBLIC
 from gis.spatial import MAX_ZOOM, Bbox, TileAddress, tile_range
-from layers.registry import LAYERS, LayerSpec
+from layers.registry import LAYERS, LayerSpec, layers_for
 from tiles.models import Raster
-from tiles.selectors import layers_extent, tile_render, tileset_for, vector_layer
+from tiles.selectors import (
+    MAX_LAYERS_PER_TILE,
+    layers_extent,
+    tile_render,
+    tileset_for,
+    vector_layer,
+)
 from tiles.sql import BUFFER, EXTENT
 
 # Called with (tiles done, tiles in all) as the export goes.
@@ -45,6 +53,10 @@ RASTER_BAND_COUNTS = (1, 3)
 
 class ExportError(ApplicationError):
     code = "bad_export"
+
+
+class NothingToExport(ExportError):
+    """The layers have no tile to write: no rows, or none in the box."""
 
 
 class RasterImportError(ApplicationError):
@@ -115,6 +127,8 @@ def _export_metadata(
         "attribution": ATTRIBUTION,
         "type": "overlay",
         "version": "1",
+        # When the data was read: what the public sees of it is as of then.
+        "exported": datetime.now(UTC).isoformat(timespec="seconds"),
         "bounds": ",".join(f"{v:.7f}" for v in bbox),
         "vector_layers": vector_layers,
     }
@@ -173,14 +187,22 @@ def tiles_export_pmtiles(
         bbox = layers_extent(specs, PUBLIC)
         margin = BUFFER / EXTENT
         if bbox is None:
-            raise ExportError(
+            raise NothingToExport(
                 _("Layers %(join)s hold no rows: nothing to export (or give a bbox).")
                 % {"join": ", ".join(layers)}
             )
     west, south, east, north = bbox
     if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
         raise ExportError(_("The bbox must be west ≤ east, south ≤ north within lon/lat limits."))
-    tileset = tileset_for(names=",".join(spec.name for spec in specs), viewer=PUBLIC)
+    # A tile names at most MAX_LAYERS_PER_TILE layers; MVT layers concatenate, so more layers
+    # are rendered in groups and their bytes joined into one tile.
+    tilesets = [
+        tileset_for(
+            names=",".join(spec.name for spec in specs[i : i + MAX_LAYERS_PER_TILE]),
+            viewer=PUBLIC,
+        )
+        for i in range(0, len(specs), MAX_LAYERS_PER_TILE)
+    ]
     # Tile-id order (zoom, then Hilbert curve) makes the archive "clustered": readers fetch
     # neighbouring tiles in one range request.
     tiles = sorted(
@@ -204,7 +226,7 @@ def tiles_export_pmtiles(
         try:
             writer = Writer(out)
             for done, tile in enumerate(tiles, start=1):
-                body = tile_render(tileset=tileset, tile=tile)
+                body = b"".join(tile_render(tileset=ts, tile=tile) for ts in tilesets)
                 if body:
                     # mtime=0: identical tiles compress to identical bytes, which the writer
                     # stores once (sea, park interiors).
@@ -218,7 +240,7 @@ def tiles_export_pmtiles(
                 if progress is not None:
                     progress(done, len(tiles))
             if not written:
-                raise ExportError(
+                raise NothingToExport(
                     _("Every one of the %(len)s tiles is empty: nothing to export.")
                     % {"len": format(len(tiles), ",")}
                 )
@@ -251,6 +273,81 @@ def tiles_export_pmtiles(
         bytes=path.stat().st_size,
         seconds=time.monotonic() - started,
     )
+
+
+# --- the public archive ------------------------------------------------------------------------
+
+# Session advisory lock of the public archive's export ("pmtiles" in ASCII). A session lock, not a
+# transaction's: an export is minutes of reads that need no transaction, and the lock goes with
+# its connection when a worker dies, so a killed export never blocks the next one.
+PUBLIC_EXPORT_LOCK = 0x706D74696C6573
+
+
+@dataclass(frozen=True, slots=True)
+class PublicTilesExport:
+    path: Path
+    layers: tuple[str, ...]
+    export: TilesExport | None
+    skipped: str = ""
+    """Why nothing was written, when ``export`` is None."""
+
+    def summary(self) -> str:
+        if self.export is None:
+            return f"export_public_tiles: skipped, {self.skipped}"
+        counts = self.export.summary().removeprefix("export_tiles: ")
+        return f"export_public_tiles: {counts}; {len(self.layers)} public layers to {self.path}"
+
+
+def public_archive_layers() -> list[str]:
+    """The layers of the public archive: ``PMTILES_LAYERS``, or every layer the public sees."""
+    return list(settings.PMTILES_LAYERS) or [spec.name for spec in layers_for(PUBLIC)]
+
+
+@contextmanager
+def _public_export_lock() -> Iterator[bool]:
+    """Whether this connection took the export's lock (False: another export holds it)."""
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [PUBLIC_EXPORT_LOCK])
+        (taken,) = cursor.fetchone()
+    try:
+        yield taken
+    finally:
+        if taken:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [PUBLIC_EXPORT_LOCK])
+
+
+def tiles_export_public(*, progress: ExportProgress | None = None) -> PublicTilesExport:
+    """Write the public layers to ``PMTILES_PATH``, the archive the map reads for the public.
+
+    Over ``CITY_BBOX`` when set (else the layers' data), zooms ``PMTILES_MINZOOM`` to
+    ``PMTILES_MAXZOOM``. One export at a time: while another one (a worker's, a command's) runs,
+    this one is skipped. When the layers have nothing to show, an archive left from before is
+    removed, so that the map reads the live tiles instead of data that is gone.
+    """
+    path = Path(settings.PMTILES_PATH)
+    layers = tuple(public_archive_layers())
+    with _public_export_lock() as taken:
+        if not taken:
+            return PublicTilesExport(
+                path=path, layers=layers, export=None, skipped="another export is running"
+            )
+        try:
+            export = tiles_export_pmtiles(
+                path=path,
+                layers=layers,
+                minzoom=settings.PMTILES_MINZOOM,
+                maxzoom=settings.PMTILES_MAXZOOM,
+                bbox=settings.CITY_BBOX,
+                progress=progress,
+            )
+        except NothingToExport as exc:
+            removed = path.is_file()
+            path.unlink(missing_ok=True)
+            reason = exc.message + (f" {path} removed." if removed else "")
+            return PublicTilesExport(path=path, layers=layers, export=None, skipped=reason)
+    return PublicTilesExport(path=path, layers=layers, export=export)
 
 
 # --- raster import ---------------------------------------------------------------------------

@@ -4,10 +4,15 @@
 // Logging in opens a browser session (session.js: an HttpOnly cookie, never a token in the
 // page); the catalog, TileJSON and tiles are then what that session may see, and the style is
 // rebuilt from the catalog.
+//
+// The public reads its layers from the PMTiles archive the worker exports (config.pmtiles: our
+// /tiles/public.pmtiles or a CDN's copy), through the pmtiles:// protocol (window.pmtiles); a
+// public layer the archive lacks, every layer of a logged-in user, and everything when the archive
+// cannot be read come from the live /tiles/.
 
 import { format, gettext, language } from "./i18n.js";
 import { credentialsOf, logIn as openSession, logOut as closeSession, whoAmI } from "./session.js";
-import { LAYER_KEY, buildStyle } from "./style.js";
+import { ARCHIVE_SOURCE, LAYER_KEY, buildStyle } from "./style.js";
 import { PITCH_3D, withBuildingsIn3D } from "./three_d.js";
 import { WORKS_LAYER, localDay, withWorksOn } from "./works_date.js";
 
@@ -22,6 +27,7 @@ const ui = {
   who: document.getElementById("who"),
   logout: document.getElementById("logout"),
   loginError: document.getElementById("login-error"),
+  freshness: document.getElementById("freshness"),
   threeD: document.getElementById("three-d"),
   worksDate: document.getElementById("works-date"),
   worksDay: document.getElementById("works-day"),
@@ -32,6 +38,9 @@ const state = {
   catalog: { layers: [] },
   hidden: new Set(),
   map: null,
+  // The archive ({url, layers, attribution, exported}) once read; undefined: not tried yet;
+  // null: none configured, or it could not be read (then the live tiles for good).
+  archive: undefined,
   popup: null,
   threeD: false,
   worksDay: localDay(), // the date control's day: the works layer shows what is on then
@@ -41,6 +50,62 @@ async function fetchCatalog() {
   const response = await fetch(tilesUrl, { cache: "no-store" });
   if (!response.ok) throw new Error(format(gettext("The layer catalog answered %(status)s."), { status: response.status }));
   return response.json();
+}
+
+// --- the public archive ---------------------------------------------------------------------
+
+const protocol = new pmtiles.Protocol();
+maplibregl.addProtocol("pmtiles", protocol.tile);
+
+async function openArchive() {
+  if (!config.pmtiles) return null;
+  const url = new URL(config.pmtiles.url, window.location.href).href;
+  try {
+    const archive = new pmtiles.PMTiles(url);
+    const metadata = await archive.getMetadata();
+    protocol.add(archive);
+    return {
+      url,
+      layers: new Set((metadata.vector_layers || []).map((layer) => layer.id)),
+      attribution: metadata.attribution,
+      exported: metadata.exported || config.pmtiles.exported,
+    };
+  } catch (error) {
+    console.warn(`citygis: cannot read the tile archive ${url} (${error.message}): live tiles instead`);
+    return null;
+  }
+}
+
+// The archive the style reads public layers from: none for a logged-in user (live tiles).
+function archiveInUse() {
+  return state.session.authenticated ? null : state.archive || null;
+}
+
+async function loadArchive() {
+  if (!state.session.authenticated && state.archive === undefined) state.archive = await openArchive();
+}
+
+function renderFreshness() {
+  const archive = archiveInUse();
+  ui.freshness.hidden = !archive?.exported;
+  ui.freshness.textContent = archive?.exported
+    ? format(gettext("Map data as of %(time)s."), {
+        time: new Date(archive.exported).toLocaleString(language, { dateStyle: "medium", timeStyle: "short" }),
+      })
+    : "";
+}
+
+// A tile or the archive's directory that fails to load (the archive gone, the CDN down): the
+// live tiles from then on. Other errors are logged as MapLibre logs them without a listener.
+function onMapError(event) {
+  if (event.sourceId !== ARCHIVE_SOURCE || !state.archive) {
+    console.error(event.error);
+    return;
+  }
+  console.warn(`citygis: the tile archive failed (${event.error?.message}): live tiles instead`);
+  state.archive = null;
+  state.map.setStyle(style(), { diff: true });
+  renderFreshness();
 }
 
 function showStatus(text) {
@@ -107,7 +172,7 @@ function setLayerVisible(name, visible) {
 function style() {
   // The works layer filtered to the date control's day (works_date.js).
   const flat = withWorksOn(
-    buildStyle(state.catalog, { tilesUrl, hidden: state.hidden }),
+    buildStyle(state.catalog, { tilesUrl, hidden: state.hidden, archive: archiveInUse() }),
     state.worksDay,
   );
   return state.threeD ? withBuildingsIn3D(flat) : flat;
@@ -142,6 +207,7 @@ function applyCatalog(catalog) {
   renderLayerList();
   renderLogin();
   renderWorksDate();
+  renderFreshness();
 }
 
 // --- object cards ---------------------------------------------------------------------------
@@ -266,7 +332,9 @@ async function logOut() {
   showLoginError("");
   try {
     state.session = await closeSession();
-    applyCatalog(await fetchCatalog());
+    const catalog = await fetchCatalog();
+    await loadArchive();
+    applyCatalog(catalog);
     showStatus(gettext("Logged out: public layers only."));
   } catch (error) {
     showStatus(error.message);
@@ -283,6 +351,7 @@ async function start() {
   } catch (error) {
     showStatus(format(gettext("Could not load the layer list: %(error)s"), { error: error.message }));
   }
+  await loadArchive();
   state.catalog = catalog;
   const map = new maplibregl.Map({
     container: "map",
@@ -297,9 +366,11 @@ async function start() {
   map.addControl(new maplibregl.NavigationControl({ visualizePitch: true }), "top-right");
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
   map.on("click", onClick);
+  map.on("error", onMapError);
   map.on("zoomend", markOutOfZoom);
   renderLayerList();
   renderLogin();
+  renderFreshness();
   ui.threeD.addEventListener("change", () => setThreeD(ui.threeD.checked));
   renderWorksDate();
   ui.worksDay.addEventListener("change", () => setWorksDay(ui.worksDay.value));

@@ -370,12 +370,24 @@ function chunks(items, size) {
   return out;
 }
 
+// The source of the public layers read from the exported PMTiles archive (map.js).
+export const ARCHIVE_SOURCE = "archive";
+
 // One vector source per composite TileJSON: "public" for the layers everyone sees, "restricted"
 // for the rest (present only when the catalog lists some); more sources only past 16 layers.
-export function sourcesFor(layers, tilesUrl) {
+// With an archive ({url, layers: Set, attribution}), the public layers it holds come from it
+// instead, as the one source "archive" (pmtiles://), and only the others from /tiles/.
+export function sourcesFor(layers, tilesUrl, archive = null) {
   const sources = {};
+  const archived = archive ? layers.filter((layer) => layer.public && archive.layers.has(layer.id)) : [];
+  if (archived.length) {
+    sources[ARCHIVE_SOURCE] = {
+      layers: archived.map((layer) => layer.id),
+      source: { type: "vector", url: `pmtiles://${archive.url}`, attribution: archive.attribution },
+    };
+  }
   for (const [name, group] of [
-    ["public", layers.filter((layer) => layer.public)],
+    ["public", layers.filter((layer) => layer.public && !archived.includes(layer))],
     ["restricted", layers.filter((layer) => !layer.public)],
   ]) {
     chunks(group, MAX_LAYERS_PER_SOURCE).forEach((part, i) => {
@@ -389,10 +401,11 @@ export function sourcesFor(layers, tilesUrl) {
   return sources;
 }
 
-// The whole style for a catalog ({layers: [...]}); hidden is a Set of catalog layer ids.
-export function buildStyle(catalog, { tilesUrl, hidden = new Set() }) {
+// The whole style for a catalog ({layers: [...]}); hidden is a Set of catalog layer ids, archive
+// the PMTiles archive to read public layers from (sourcesFor), or null.
+export function buildStyle(catalog, { tilesUrl, hidden = new Set(), archive = null }) {
   const layers = [...(catalog.layers || [])];
-  const sources = sourcesFor(layers, tilesUrl);
+  const sources = sourcesFor(layers, tilesUrl, archive);
   const sourceOf = {};
   for (const [key, { layers: names }] of Object.entries(sources)) {
     for (const name of names) sourceOf[name] = key;

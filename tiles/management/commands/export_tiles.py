@@ -1,14 +1,17 @@
 """manage.py export_tiles OUT.pmtiles --layers a,b --minzoom N --maxzoom N [--bbox W,S,E,N]."""
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from gis.exceptions import ApplicationError
 from gis.spatial import MAX_ZOOM, parse_bbox
 from importers.commands import ImportCommandMixin
-from tiles.services import tiles_export_pmtiles
+from tiles.services import ExportProgress, tiles_export_pmtiles
+
+T = TypeVar("T")
 
 
 class Command(ImportCommandMixin, BaseCommand):
@@ -34,7 +37,20 @@ class Command(ImportCommandMixin, BaseCommand):
         except ValueError as exc:
             raise CommandError(f"--bbox {exc}") from exc
         layers = [name.strip() for name in opts["layers"].split(",") if name.strip()]
+        export = self.exporting(
+            lambda progress: tiles_export_pmtiles(
+                path=opts["out"],
+                layers=layers,
+                minzoom=opts["minzoom"],
+                maxzoom=opts["maxzoom"],
+                bbox=bbox,
+                progress=progress,
+            )
+        )
+        self.stdout.write(export.summary())
 
+    def exporting(self, export: Callable[[ExportProgress], T]) -> T:
+        """Run an export with a progress bar of its tiles; its errors as usage errors."""
         with self.progress_bar(desc="tiles", unit=" tiles") as bar:
 
             def progress(done: int, total: int) -> None:
@@ -42,14 +58,6 @@ class Command(ImportCommandMixin, BaseCommand):
                 bar.update(done - bar.n)
 
             try:
-                export = tiles_export_pmtiles(
-                    path=opts["out"],
-                    layers=layers,
-                    minzoom=opts["minzoom"],
-                    maxzoom=opts["maxzoom"],
-                    bbox=bbox,
-                    progress=progress,
-                )
+                return export(progress)
             except ApplicationError as exc:
                 raise CommandError(exc.message) from exc
-        self.stdout.write(export.summary())
