@@ -28,7 +28,8 @@ from orders.permits.services.sweep import claims_create_overdue  # noqa: E402
 
 CONTRACTORS = 200
 
-# One statement: permit i is a 10 m square on a grid over the demo city; every (100/pct)-th one
+# One statement: permit i is a 10 m square on a grid from (lon, lat), the demo city's corner
+# unless --origin says otherwise; every (100/pct)-th one
 # is open with its deadline 1–60 days past (overdue), 29 % are open with a future deadline, the
 # rest closed or cancelled long ago (what a city accumulates). Triggers are off for the load
 # (session_replication_role): no tile server listens to this database.
@@ -38,9 +39,9 @@ INSERT INTO permits_permit (number, contractor_id, responsible_person, responsib
     status, conflict_override, closed_at, created_at, updated_at)
 SELECT 'BENCH-' || i, %(first_org)s + i %% %(contractors)s, 'Bench foreman', '', 'Bench works',
        'water', i || ' Bench Street',
-       ST_MakeEnvelope(-76.70 + (i %% 1000) * 0.0002, 39.20 + (i / 1000) * 0.0002,
-                       -76.70 + (i %% 1000) * 0.0002 + 0.0001,
-                       39.20 + (i / 1000) * 0.0002 + 0.0001, 4326),
+       ST_MakeEnvelope(%(lon)s + (i %% 1000) * 0.0002, %(lat)s + (i / 1000) * 0.0002,
+                       %(lon)s + (i %% 1000) * 0.0002 + 0.0001,
+                       %(lat)s + (i / 1000) * 0.0002 + 0.0001, 4326),
        '{}', d - 90, d - 60, d,
        s, '', CASE WHEN s IN ('closed', 'cancelled') THEN now() END, now(), now()
   FROM generate_series(1, %(n)s) AS i,
@@ -54,7 +55,7 @@ SELECT 'BENCH-' || i, %(first_org)s + i %% %(contractors)s, 'Bench foreman', '',
 """
 
 
-def load(n: int, overdue_pct: float) -> None:
+def load(n: int, overdue_pct: float, origin: tuple[float, float]) -> None:
     every = round(100 / overdue_pct)
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM permits_permit WHERE number LIKE 'BENCH-%%'")
@@ -71,9 +72,12 @@ def load(n: int, overdue_pct: float) -> None:
                 name=f"Bench contractor {k}", kind="contractor", email=f"c{k}@bench.invalid"
             )
             first = first or org.pk
-        Organisation.objects.get_or_create(
-            name="Bench police", defaults={"kind": "police", "email": "police@bench.invalid"}
-        )
+        # One police organisation, or the sweep makes no police claims: the database's own
+        # (the appeals' categories bring one) if it has it.
+        if not Organisation.objects.filter(kind="police").exclude(name="Bench police").exists():
+            Organisation.objects.get_or_create(
+                name="Bench police", defaults={"kind": "police", "email": "police@bench.invalid"}
+            )
         cursor.execute("SET session_replication_role = replica")
         cursor.execute(
             LOAD_SQL,
@@ -83,6 +87,8 @@ def load(n: int, overdue_pct: float) -> None:
                 "first_org": first,
                 "contractors": CONTRACTORS,
                 "today": local_today(),
+                "lon": origin[0],
+                "lat": origin[1],
             },
         )
         cursor.execute("SET session_replication_role = DEFAULT")
@@ -110,8 +116,15 @@ def main() -> None:
     parser.add_argument("--permits", type=int, default=1_000_000)
     parser.add_argument("--overdue-pct", type=float, default=1.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--origin", default="-76.70,39.20", help="LON,LAT of the permits' grid (the demo city)"
+    )
+    parser.add_argument("--load-only", action="store_true", help="load the permits, time nothing")
     args = parser.parse_args()
-    load(args.permits, args.overdue_pct)
+    lon, lat = (float(v) for v in args.origin.split(","))
+    load(args.permits, args.overdue_pct, (lon, lat))
+    if args.load_only:
+        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT version()")
         print("sweep.py:", cursor.fetchone()[0].split(",")[0])
