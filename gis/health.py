@@ -2,8 +2,9 @@
 
 The database decides the status code: without it nothing works (503, and a load balancer takes
 the instance out). The others leave the service answering, so they make it "degraded" (200): the
-shared cache (Redis, else a database table), the job workers that send the claims, and the
-uploads' directory.
+shared cache (Redis, else a database table), the job workers that send the claims, the
+uploads' directory and, when one is configured, the read replica (reads fall back to the primary
+without it, so it too only degrades).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, connections
 from django.db.utils import Error as DatabaseError
+
+from gis.replica import REPLICA, REPLICA_ALIAS, REPLICA_POSITION, replica_configured
 
 # procrastinate's workers beat every 10 s; one silent for 30 s counts as gone, as procrastinate's
 # own stalled-worker default has it.
@@ -90,6 +93,33 @@ def media_check() -> Check:
     return {"status": "ok"}
 
 
+def replica_check() -> Check:
+    """The standby's lag, and whether this process reads it now (gis.replica decides each read)."""
+    try:
+        with connections[REPLICA_ALIAS].cursor() as cursor:
+            cursor.execute(REPLICA_POSITION)
+            recovering, _, lag_s = cursor.fetchone()
+    except DatabaseError as exc:
+        return {**_error(exc), "reading": False}
+    if not recovering:
+        return {
+            "status": "error",
+            "error": "the replica is not a standby (promoted?)",
+            "reading": False,
+        }
+    lagging = lag_s > settings.REPLICA_MAX_LAG
+    return {
+        "status": "error" if lagging else "ok",
+        "lag_s": round(lag_s, 3) if lag_s != float("inf") else None,
+        "reading": REPLICA.may_serve(),
+        **(
+            {"error": f"further behind than REPLICA_MAX_LAG ({settings.REPLICA_MAX_LAG} s)"}
+            if lagging
+            else {}
+        ),
+    }
+
+
 def health() -> tuple[int, dict[str, Any]]:
     """The status code and the body of ``/healthz``."""
     try:
@@ -102,6 +132,8 @@ def health() -> tuple[int, dict[str, Any]]:
     except DatabaseError as exc:
         checks["workers"] = _error(exc)
     checks["media"] = media_check()
+    if replica_configured():
+        checks["replica"] = replica_check()
     degraded = any(check["status"] != "ok" for check in checks.values())
     return 200, {"status": "degraded" if degraded else "ok", "checks": checks}
 

@@ -1,7 +1,7 @@
 """The permits' figures for ``/metrics``, read at each scrape (registered by PermitsConfig.ready).
 
 An overrun permit owes claims; a claim not sent for long means the worker or the mail is stuck:
-both are worth an alert (docs/admin/deployment.md has example rules).
+both are worth an alert (the rules to start from are in docs/admin/deployment.md#metrics).
 """
 
 from __future__ import annotations

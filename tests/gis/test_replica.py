@@ -20,6 +20,7 @@ import pytest
 from django.contrib.gis.geos import MultiPolygon
 from django.db import connection
 
+from gis.health import health
 from gis.replica import REPLICA, REPLICA_ALIAS
 from gis.roles import Role
 from gis.services import user_create_or_update
@@ -187,6 +188,9 @@ def test_reads_are_served_by_the_replica_when_it_has_caught_up(city, replica):
     async def scenario(client: httpx.AsyncClient, server: TileServer) -> None:
         await caught_up(server)
         assert replica.sql("SELECT pg_is_in_recovery()") is True
+        _, body = await asyncio.to_thread(health)
+        check = body["checks"]["replica"]
+        assert (check["status"], check["reading"], check["lag_s"] < 60) == ("ok", True, True)
         with replay_paused(replica):
             # Only the primary has the house: every read that misses it was the replica's.
             await asyncio.to_thread(unheard_house)
@@ -271,6 +275,11 @@ def test_reads_fall_back_to_the_primary_while_the_replica_is_down(city, replica)
                 assert seen == {**seen_as(permits=1, houses=2, found=1), "houses in tile": 2}
                 server.local.clear()
             assert not REPLICA.may_serve()
+            # /healthz names it, and stays 200: the primary answers every read meanwhile.
+            code, body = await asyncio.to_thread(health)
+            assert (code, body["status"]) == (200, "degraded")
+            check = body["checks"]["replica"]
+            assert (check["status"], check["reading"]) == ("error", False)
         finally:
             await asyncio.to_thread(replica.script, "start")
         await caught_up(server)
