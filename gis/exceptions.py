@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -28,6 +28,15 @@ class ApplicationError(Exception):
     def body(self) -> dict[str, Any]:
         """The JSON body every door answers this error with (``error_body``)."""
         return error_body(self.message, code=self.code, **self.extra)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers its answer carries (``Retry-After``, ``WWW-Authenticate`` …): none here."""
+        return {}
+
+    def response(self) -> JsonResponse:
+        """The answer a plain Django view gives this error: its body, status and headers."""
+        return JsonResponse(self.body(), status=self.status, headers=self.headers)
 
 
 class BadInput(ApplicationError):
@@ -207,7 +216,7 @@ def _error_response(exc: Exception, context: dict[str, Any]) -> Response | None:
         return Response(
             exc.body(),
             status=exc.status,
-            headers=getattr(exc, "headers", None),
+            headers=exc.headers or None,
         )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(

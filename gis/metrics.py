@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from django.conf import settings
 from django.db.utils import Error as DatabaseError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from procrastinate.contrib.django import app as jobs_app
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -121,10 +121,7 @@ def metrics_refusal(request: HttpRequest) -> HttpResponse | None:
     try:
         metrics_access_check(request)
     except ApplicationError as exc:
-        response = JsonResponse(exc.body(), status=exc.status)
-        for name, value in getattr(exc, "headers", {}).items():
-            response[name] = value
-        return response
+        return exc.response()
     return None
 
 

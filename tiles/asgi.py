@@ -159,14 +159,7 @@ class TileServer:
             if self.pool is not None:
                 return
             params = conninfo()
-            pool = await _open_pool(params, name="tiles", size=settings.TILE_POOL_SIZE)
-            if self.json_routes:
-                self.lookup_pool = await _open_pool(
-                    params,
-                    name="lookups",
-                    size=settings.LOOKUP_POOL_SIZE,
-                    configure=configure_async,
-                )
+            pool, self.lookup_pool = await self._open_pools(params)
             if settings.TILE_CACHE and settings.REDIS_URL:
                 self.redis = RedisTileCache(
                     settings.REDIS_URL, prefix=f"citygis:{params['dbname']}:"
@@ -188,19 +181,28 @@ class TileServer:
     async def _start_replica(self, primary: AsyncConnectionPool) -> None:
         """The replica's pools, and the watch that says when they may be read."""
         params = conninfo(REPLICA_ALIAS)
-        wait = settings.REPLICA_POOL_TIMEOUT
-        self.replica_pool = await _open_pool(
-            params, name="tiles-replica", size=settings.TILE_POOL_SIZE, timeout=wait
+        self.replica_pool, self.replica_lookup_pool = await self._open_pools(
+            params, suffix="-replica", timeout=settings.REPLICA_POOL_TIMEOUT
         )
-        if self.json_routes:
-            self.replica_lookup_pool = await _open_pool(
-                params,
-                name="lookups-replica",
-                size=settings.LOOKUP_POOL_SIZE,
-                configure=configure_async,
-                timeout=wait,
-            )
         self._watch = asyncio.create_task(replica_watch(primary, params))
+
+    async def _open_pools(
+        self, params: dict[str, Any], *, suffix: str = "", timeout: float | None = None
+    ) -> tuple[AsyncConnectionPool, AsyncConnectionPool | None]:
+        """The tiles' pool, and the lookups' when lookups are served here, on one database."""
+        tiles = await _open_pool(
+            params, name=f"tiles{suffix}", size=settings.TILE_POOL_SIZE, timeout=timeout
+        )
+        if not self.json_routes:
+            return tiles, None
+        lookups = await _open_pool(
+            params,
+            name=f"lookups{suffix}",
+            size=settings.LOOKUP_POOL_SIZE,
+            configure=configure_async,
+            timeout=timeout,
+        )
+        return tiles, lookups
 
     async def _stop(self) -> None:
         for task in (self._listener, self._watch):
@@ -647,7 +649,7 @@ API_HEADERS = [
 
 def _extra_headers(exc: ApplicationError) -> list[tuple[bytes, bytes]]:
     """An error's own headers (a 429's Retry-After)."""
-    return [(k.lower().encode(), v.encode()) for k, v in getattr(exc, "headers", {}).items()]
+    return [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
 
 
 async def _unavailable(send: Send) -> None:

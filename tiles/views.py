@@ -17,7 +17,6 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseNotModified,
-    JsonResponse,
     StreamingHttpResponse,
 )
 from django.http.response import HttpResponseBase
@@ -43,7 +42,7 @@ def raster_tile(request: HttpRequest, name: str, z: int, x: int, y: int) -> Http
         raster = raster_get(name=name)
         colormap = raster_colormap(raster=raster, name=request.GET.get("colormap"))
     except ApplicationError as exc:
-        return JsonResponse(exc.body(), status=exc.status)
+        return exc.response()
     etag = raster_tile_etag(raster=raster, tile=tile, colormap=colormap)
     headers = {
         "ETag": etag,
@@ -51,10 +50,7 @@ def raster_tile(request: HttpRequest, name: str, z: int, x: int, y: int) -> Http
         "Access-Control-Allow-Origin": "*",
     }
     if etag in parse_etags(request.headers.get("If-None-Match", "")):
-        response = HttpResponseNotModified()
-        for header, value in headers.items():
-            response[header] = value
-        return response
+        return HttpResponseNotModified(headers=headers)
     png = raster_tile_render(raster=raster, tile=tile, colormap=colormap)
     if png is None:
         return HttpResponse(status=204, headers=headers)
@@ -152,8 +148,7 @@ def public_archive(request: HttpRequest) -> HttpResponseBase:
     try:
         f = Path(settings.PMTILES_PATH).open("rb")
     except OSError:
-        error = NotFound(_("No public tile archive has been exported yet: use /tiles/."))
-        return JsonResponse(error.body(), status=error.status)
+        return NotFound(_("No public tile archive has been exported yet: use /tiles/.")).response()
     stat = os.fstat(f.fileno())
     size = stat.st_size
     # Strong: the same mtime and length are the same file, as exports replace it whole.
@@ -166,10 +161,7 @@ def public_archive(request: HttpRequest) -> HttpResponseBase:
     }
     if etag in parse_etags(request.headers.get("If-None-Match", "")):
         f.close()
-        response = HttpResponseNotModified()
-        for header, value in headers.items():
-            response[header] = value
-        return response
+        return HttpResponseNotModified(headers=headers)
     wanted = request.headers.get("Range", "")
     if_range = request.headers.get("If-Range")
     if if_range is not None and if_range not in (etag, headers["Last-Modified"]):
